@@ -33,6 +33,10 @@ Functions
         ``reference.triplet_index(tp, fp, fn)``; length ``triplet_bins(L)``.
 
 ignore_index is None or an int: samples whose target equals it are skipped entirely.
+
+Every function also takes a keyword ``num_threads=0`` (0: the backend decides, by batch size and
+the TALLYML_NUM_THREADS environment variable; 1: single thread; n: at most n threads). Backends
+that cannot use threads accept and ignore it. Results never depend on it.
 """
 from __future__ import annotations
 

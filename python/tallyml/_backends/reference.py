@@ -79,13 +79,13 @@ def _add(state, index, weight):
         state.reshape(-1)[:] += np.bincount(index, weights=weight, minlength=size)
 
 
-def binary_labels(target, preds, weight, ignore_index, state):
+def binary_labels(target, preds, weight, ignore_index, state, num_threads=0):
     t, (p,), w, rows = _select(target, [preds], weight, ignore_index)
     _raise_first(_label_check("target", t, 2) + _label_check("preds", p, 2) + _weight_check(w), rows)
     _add(state, t.astype(np.int64) * 2 + p.astype(np.int64), w)
 
 
-def binary_scores(target, scores, threshold, weight, ignore_index, state):
+def binary_scores(target, scores, threshold, weight, ignore_index, state, num_threads=0):
     t, (s,), w, rows = _select(target, [scores], weight, ignore_index)
     _raise_first(_label_check("target", t, 2) + _score_check("preds", s) + _weight_check(w), rows)
     p = (s.astype(np.float64) >= threshold).astype(np.int64)
@@ -97,7 +97,7 @@ def _mark_seen(seen, t, p):
         seen[np.unique(np.concatenate([t, p]))] = 1
 
 
-def multiclass_labels(target, preds, weight, ignore_index, state, seen):
+def multiclass_labels(target, preds, weight, ignore_index, state, seen, num_threads=0):
     k = state.shape[0]
     t, (p,), w, rows = _select(target, [preds], weight, ignore_index)
     _raise_first(_label_check("target", t, k) + _label_check("preds", p, k) + _weight_check(w), rows)
@@ -107,7 +107,7 @@ def multiclass_labels(target, preds, weight, ignore_index, state, seen):
     _mark_seen(seen, t, p)
 
 
-def multiclass_scores(target, scores, weight, ignore_index, state, seen):
+def multiclass_scores(target, scores, weight, ignore_index, state, seen, num_threads=0):
     k = state.shape[0]
     t, (s,), w, rows = _select(target, [scores], weight, ignore_index)
     _raise_first(_label_check("target", t, k) + _score_check("preds", s) + _weight_check(w), rows)
@@ -128,7 +128,7 @@ def triplet_index(tp, fp, fn):
     return s * (s + 1) * (s + 2) // 6 + r * (r + 1) // 2 + fn
 
 
-def _multilabel(target, preds_bin, weight, state, samples):
+def _multilabel(target, preds_bin, weight, state, samples, num_threads=0):
     n, l = target.shape
     t = target.astype(np.int64)
     p = preds_bin.astype(np.int64)
@@ -141,14 +141,14 @@ def _multilabel(target, preds_bin, weight, state, samples):
     _add(samples, triplet_index(tp, fp, fn), weight)
 
 
-def multilabel_labels(target, preds, weight, state, samples):
+def multilabel_labels(target, preds, weight, state, samples, num_threads=0):
     rows = np.arange(len(target))
     _raise_first(_label_check("target", target, 2) + _label_check("preds", preds, 2)
                  + _weight_check(weight), rows)
     _multilabel(target, preds, weight, state, samples)
 
 
-def multilabel_scores(target, scores, threshold, weight, state, samples):
+def multilabel_scores(target, scores, threshold, weight, state, samples, num_threads=0):
     rows = np.arange(len(target))
     _raise_first(_label_check("target", target, 2) + _score_check("preds", scores)
                  + _weight_check(weight), rows)
