@@ -5,7 +5,11 @@ no permission give ``{"available": False, "reason": ...}``; a field a device doe
 that needs privileges) reads ``None``. Devices are listed in ``CUDA_VISIBLE_DEVICES`` order, so
 ``devices[i]`` is what CUDA calls device ``i`` (integer entries are NVML indices, which match
 CUDA's numbering under ``CUDA_DEVICE_ORDER=PCI_BUS_ID``; ``GPU-``/``MIG-`` entries are UUIDs or
-UUID prefixes). As CUDA does, parsing stops at the first entry that names no device.
+UUID prefixes). As CUDA does, parsing stops at the first entry that names no device; MIG
+instances are not resolved.
+
+``process_memory_used_bytes`` sums NVML's compute contexts whose PID is this process's: it is
+``None`` when NVML lists none, which includes containers whose PID namespace hides the host PID.
 """
 from __future__ import annotations
 
@@ -115,7 +119,7 @@ class GpuReader:
         def get(fn, *args):
             try:
                 return fn(handle, *args)
-            except nv.NVMLError:  # not supported, no permission, GPU lost...
+            except Exception:  # noqa: BLE001 - not supported, no permission, GPU lost, old pynvml
                 return None
 
         util = get(nv.nvmlDeviceGetUtilizationRates)
