@@ -69,7 +69,9 @@ class _Timer:
 class LatencyTracker:
     """Durations of calls, in seconds, summarised by a log-bucketed histogram.
 
-    Memory is fixed (3361 int64 counts, 27 KB) whatever the number of calls. Quantiles are within
+    Memory is fixed (3361 int64 counts, 27 KB, plus a queue of at most 2048 recent durations that
+    is folded into the counts on every read and whenever it fills) whatever the number of calls;
+    recording takes no lock, and concurrent threads lose nothing. Quantiles are within
     0.5 % relative of ``numpy.quantile`` over the same samples (for durations in [1 ns, 1e5 s]);
     count, sum, min and max are exact. Trackers merge by addition (threads, processes, replicas).
 
