@@ -166,19 +166,22 @@ def _divide(num, den, metric, modifier, average, warn_for, zero_division):
 
 
 def _nanaverage(values, weights=None) -> float:
-    """sklearn's ``_nanaverage``: NaNs left out; weights summing to zero are ignored."""
+    """sklearn's ``_nanaverage``: NaNs left out; weights summing to zero are ignored. The same
+    numpy reductions as sklearn, so that printed reports round identically."""
     values = np.asarray(values, dtype=np.float64)
     if values.shape[0] == 0:
         return math.nan
-    keep = ~np.isnan(values)
-    if not keep.any():
+    mask = np.isnan(values)
+    if mask.all():
         return math.nan
     if weights is not None:
+        keep = ~mask
         w = np.asarray(weights, dtype=np.float64)[keep]
-        total = w.sum()
+        total = np.sum(w)
         if total != 0:
-            return float(np.dot(values[keep], w) / total)
-    return float(np.mean(values[keep]))
+            return float(np.sum(values[keep] * w) / total)
+        return float(np.mean(values[keep]))
+    return float(np.nanmean(values))
 
 
 def _average(values, weights=None) -> float:
@@ -187,10 +190,10 @@ def _average(values, weights=None) -> float:
     if weights is None:
         return float(np.mean(values)) if values.shape[0] else math.nan
     w = np.asarray(weights, dtype=np.float64)
-    total = w.sum()
+    total = np.sum(w)
     if total == 0:
         raise ZeroDivisionError("Weights sum to zero, can't be normalized")
-    return float(np.dot(values, w) / total)
+    return float(np.sum(values * w) / total)
 
 
 def _samples_view(samples_hist, zero_weight_samples):
