@@ -301,3 +301,20 @@ def test_every_available_backend_agrees_with_sklearn(backend, monkeypatch):
         compare("precision_recall_fscore_support", ml_true, ml_pred, average="samples",
                 sample_weight=w)
         compare("accuracy_score", ml_true, ml_pred, sample_weight=w)
+
+
+@pytest.mark.parametrize("name,args,kwargs", [
+    ("f1_score", ([0, 0], [0, 0]), {"pos_label": "a"}),            # pos_label of the other kind
+    ("f1_score", (["a", "a"], ["a", "a"]), {}),                    # default pos_label=1, strings
+    ("f1_score", ([0, 1], [1, 1]), {"average": "macro", "labels": ["x"]}),
+    ("jaccard_score", ([0, 1, 2], [1, 1, 2]), {"average": None, "labels": [7, 2]}),
+    ("confusion_matrix", ([0, 1, 2, 2], [1, 1, 2, 0]), {"labels": [2, 0, 1, 2]}),  # duplicate
+    ("classification_report", ([0, 1], [1, 0]), {}),              # no sample right: float support
+    ("classification_report", ([0.0, 1.0], [1, 2]), {}),
+    ("precision_recall_fscore_support", ([0, 1], [1, 0]), {}),
+    ("multilabel_confusion_matrix", ([0, 1, 2], [1, 2, 0]), {"labels": [2, 5]}),
+    ("hamming_loss", (np.array([[0, 1], [1, 1]]), np.array([[0, 1], [0, 1]])),
+     {"sample_weight": [0.5, 2]}),
+])
+def test_label_corners(name, args, kwargs):
+    compare(name, *args, **kwargs)

@@ -204,3 +204,20 @@ def test_undefined_metric_warning_only_for_warn():
         assert np.isnan(tf.precision_score([0, 1], [0, 0], zero_division=np.nan))
     with pytest.warns(UndefinedMetricWarning):
         assert np.isnan(tf.cohen_kappa_score([1, 1], [1, 1]))
+
+
+def test_many_classes_accuracy_and_hamming():
+    rng = np.random.default_rng(2)
+    y_true = rng.integers(0, 9000, 2000)
+    y_pred = np.where(rng.random(2000) < 0.3, y_true, rng.integers(0, 9000, 2000))
+    weight = rng.random(2000)
+    for w in (None, weight):
+        for name in ("accuracy_score", "hamming_loss", "zero_one_loss"):
+            assert getattr(tf, name)(y_true, y_pred, sample_weight=w) == pytest.approx(
+                getattr(skm, name)(y_true, y_pred, sample_weight=w), rel=1e-12)
+
+
+def test_support_is_float_when_no_sample_is_right_like_sklearn():
+    got = tf.precision_recall_fscore_support([0, 1], [1, 0], zero_division=0)
+    exp = skm.precision_recall_fscore_support([0, 1], [1, 0], zero_division=0)
+    assert got[3].dtype == exp[3].dtype == np.float64

@@ -193,20 +193,32 @@ def check_targets(y_true, y_pred, sample_weight=None, *, names=("y_true", "y_pre
     return Targets(kind, classes, t, p, weight, integral)
 
 
-def union_labels(given, present):
+def union_labels(given, present, *, foreign_ok=True):
     """sklearn's label order for set-wise metrics: the given labels, then the present ones not
-    given. Returns (sorted unique union, positions of ``given`` in it)."""
+    given. Returns (sorted unique union, positions of ``given`` in the counts, number of rows
+    to count). A given label of the other kind (a string among numbers or the reverse) can match
+    no sample: like sklearn, it gets an empty row of its own after the union."""
     given = np.asarray(given)
     if given.ndim != 1:
         raise ValueError(f"labels must be 1-D; got shape {given.shape}")
-    if given.shape[0] and present.shape[0]:
-        if {_is_str_array(given), _is_str_array(present)} != {_is_str_array(present)}:
-            raise ValueError(
-                f"labels {given} are not of the same kind (string or number) as the targets' "
-                f"labels {present}"
-            )
-    full = _unique(np.concatenate([given, present])) if given.shape[0] else present
-    return full, np.searchsorted(full, given)
+    if given.shape[0] == 0:
+        return present, np.zeros(0, dtype=np.int64), present.shape[0]
+    present_is_str = _is_str_array(present)
+    if given.dtype.kind == "O":
+        same = np.array([isinstance(v, str) == present_is_str for v in given.tolist()], dtype=bool)
+    else:
+        same = np.full(given.shape[0], (given.dtype.kind == "U") == present_is_str)
+    if not same.all() and not foreign_ok:
+        raise ValueError(
+            f"labels {given} are not of the same kind (string or number) as the labels of the "
+            f"targets {present}"
+        )
+    ours = given[same].astype(present.dtype) if given.dtype.kind == "O" else given[same]
+    full = _unique(np.concatenate([ours, present])) if ours.shape[0] else present
+    pos = np.empty(given.shape[0], dtype=np.int64)
+    pos[same] = np.searchsorted(full, ours)
+    pos[~same] = full.shape[0] + np.arange(int((~same).sum()))
+    return full, pos, full.shape[0] + int((~same).sum())
 
 
 def encode(values, classes):

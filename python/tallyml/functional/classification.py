@@ -220,15 +220,18 @@ def _confusion(y_true, y_pred, labels, sample_weight, names):
     if tg.kind not in ("binary", "multiclass"):
         raise ValueError(f"{tg.kind} is not supported")
     if labels is None:
-        cm, _, _ = C.cm_1d(tg)
+        cm, _ = C.cm_1d(tg)
     else:
         given = np.asarray(labels)
         if given.size == 0:
             raise ValueError("'labels' should contain at least one label.")
-        cm, full, pos = C.cm_1d(tg, given)
+        cm, pos = C.cm_1d(tg, given)
         if not np.isin(tg.true, given).any():
             raise ValueError("At least one label specified must be in y_true")
-        cm = cm[np.ix_(pos, pos)]
+        # a label given twice keeps its last position, like sklearn's label -> index dict
+        last = {label: i for i, label in enumerate(given.tolist())}
+        keep = np.array([last[label] == i for i, label in enumerate(given.tolist())])
+        cm = cm[np.ix_(pos, pos)] * np.outer(keep, keep)
     if tg.weight is not None and tg.weight_integral:
         cm = cm.astype(np.int64)
     return cm
@@ -279,8 +282,8 @@ def accuracy_score(y_true, y_pred, *, normalize=True, sample_weight=None):
             return F.subset_accuracy(hist)
         _, fp, fn = F.triplets(tg.true.shape[1])
         return float(hist[(fp + fn) == 0].sum())
-    cm, _, _ = C.cm_1d(tg)
-    return F.accuracy(cm) if normalize else float(np.trace(cm))
+    right, _, total = C.right_wrong_total(tg)
+    return float(right / total) if normalize else float(right)
 
 
 def zero_one_loss(y_true, y_pred, *, normalize=True, sample_weight=None):
@@ -299,9 +302,8 @@ def hamming_loss(y_true, y_pred, *, sample_weight=None):
     if tg.kind == "multilabel-indicator":
         mcm, _ = C.count_multilabel(tg.true, tg.pred, tg.weight)
         return F.hamming_loss_mcm(mcm)
-    cm, _, _ = C.cm_1d(tg)
-    wrong = cm.sum() - np.trace(cm) if tg.weight is None else cm[~np.eye(len(cm), dtype=bool)].sum()
-    return float(wrong / cm.sum())
+    _, wrong, total = C.right_wrong_total(tg)
+    return float(wrong / total)
 
 
 def balanced_accuracy_score(y_true, y_pred, *, sample_weight=None, adjusted=False):

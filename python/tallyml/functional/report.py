@@ -25,8 +25,11 @@ def _weighted_support(tg, labels):
     if tg.kind == "multilabel-indicator":
         true, _ = C.select_columns(tg, labels)
         return np.sum(np.where(true, w[:, None], 0.0), axis=0)
-    full, pos = (tg.classes, None) if labels is None else union_labels(labels, tg.classes)
-    true_sum = np.bincount(encode(tg.true, full), weights=w, minlength=full.shape[0])
+    if labels is None:
+        full, pos, size = tg.classes, None, tg.classes.shape[0]
+    else:
+        full, pos, size = union_labels(labels, tg.classes)
+    true_sum = np.bincount(encode(tg.true, full), weights=w, minlength=size)
     return true_sum if pos is None else true_sum[pos]
 
 
