@@ -280,6 +280,11 @@ def test_report_text_identical_for_string_labels_and_weights():
     assert "accuracy" in got
     compare("classification_report", y_true, y_pred, target_names=["A", "B", "C", "D"])
     compare("classification_report", y_true, y_pred, labels=["neutral", "x", "zzz"])
+    for seed in range(5):  # supports printed with all their digits: summation order matters
+        rng = np.random.default_rng(seed)
+        ml_true, ml_pred = rng.integers(0, 2, (400, 5)), rng.integers(0, 2, (400, 5))
+        compare("classification_report", ml_true, ml_pred, sample_weight=rng.random(400) / 7)
+        compare("classification_report", y_true, y_pred, sample_weight=rng.random(200) / 7)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba", "native"])

@@ -19,18 +19,29 @@ _HEADERS = ["precision", "recall", "f1-score", "support"]
 
 
 def _weighted_support(tg, labels):
-    """Per-label weight of true samples, summed in sample order like sklearn (a different
-    summation order could change the last digit that the report prints)."""
+    """Per-label weight of true samples as sklearn sums it (tp + (true - tp), each a bincount in
+    sample order): a different summation order could change the last digit the report prints."""
     w = tg.weight
     if tg.kind == "multilabel-indicator":
-        true, _ = C.select_columns(tg, labels)
-        return np.sum(np.where(true, w[:, None], 0.0), axis=0)
+        true, pred = C.select_columns(tg, labels)
+        num = true.shape[1]
+
+        def column_sums(indicator):
+            rows, cols = np.nonzero(indicator)
+            return np.bincount(cols, weights=w[rows], minlength=num)
+
+        tp, true_sum = column_sums(true & pred), column_sums(true)
+        return tp + (true_sum - tp)
     if labels is None:
         full, pos, size = tg.classes, None, tg.classes.shape[0]
     else:
         full, pos, size = union_labels(labels, tg.classes)
-    true_sum = np.bincount(encode(tg.true, full), weights=w, minlength=size)
-    return true_sum if pos is None else true_sum[pos]
+    t_idx, p_idx = encode(tg.true, full), encode(tg.pred, full)
+    right = t_idx == p_idx
+    tp = np.bincount(t_idx[right], weights=w[right], minlength=size)
+    true_sum = np.bincount(t_idx, weights=w, minlength=size)
+    support = tp + (true_sum - tp)
+    return support if pos is None else support[pos]
 
 
 def classification_report(y_true, y_pred, *, labels=None, target_names=None, sample_weight=None,
