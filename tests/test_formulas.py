@@ -246,3 +246,24 @@ def test_samples_average_needs_histogram():
         F.precision_recall_fscore_support(np.zeros((2, 2, 2)), average="samples")
     with pytest.raises(ValueError, match="samples_hist"):
         F.jaccard(np.zeros((2, 2, 2)), average="samples", samples_hist=np.zeros(7))
+
+
+def test_specificity_samples_average_is_the_mean_per_sample_rate():
+    rng = np.random.default_rng(11)
+    y_true, y_pred = rng.integers(0, 2, (40, 4)), rng.integers(0, 2, (40, 4))
+    weight = rng.random(40)
+    for w in (None, weight):
+        mcm, hist = _ml(y_true, y_pred, w)
+        tn = ((y_true == 0) & (y_pred == 0)).sum(axis=1)
+        fp = ((y_true == 0) & (y_pred == 1)).sum(axis=1)
+        per_sample = np.divide(tn, tn + fp, out=np.full(40, np.nan), where=(tn + fp) > 0)
+        ok = ~np.isnan(per_sample)
+        expected = np.average(per_sample[ok], weights=None if w is None else w[ok])
+        got = F.specificity(mcm, average="samples", samples_hist=hist, zero_division=np.nan)
+        _same(expected, got)
+
+
+def test_samples_hist_must_match_the_labels():
+    mcm, hist = _ml(np.eye(3, dtype=int), np.eye(3, dtype=int), None)
+    with pytest.raises(ValueError, match="samples_hist"):
+        F.precision_recall_fscore_support(mcm[:2], average="samples", samples_hist=hist)

@@ -196,7 +196,7 @@ def _average(values, weights=None) -> float:
     return float(np.sum(values * w) / total)
 
 
-def _samples_view(samples_hist, zero_weight_samples):
+def _samples_view(samples_hist, zero_weight_samples, num_labels):
     """Per-bin (tp, fp, fn, weight) of the bins that hold samples.
 
     sklearn scales each sample's counts by its weight, so a sample of weight 0 behaves like a
@@ -204,7 +204,13 @@ def _samples_view(samples_hist, zero_weight_samples):
     if samples_hist is None:
         raise ValueError('average="samples" needs samples_hist')
     hist = np.asarray(samples_hist)
-    tp, fp, fn = triplets(_num_labels_of_hist(hist))
+    if hist.ndim != 1 or _num_labels_of_hist(hist) != num_labels:
+        raise ValueError(
+            f"samples_hist must have length triplet_bins({num_labels}) = "
+            f"{(num_labels + 1) * (num_labels + 2) * (num_labels + 3) // 6} for {num_labels} "
+            f"labels; got shape {hist.shape}"
+        )
+    tp, fp, fn = triplets(num_labels)
     keep = hist != 0
     tp, fp, fn, w = tp[keep], fp[keep], fn[keep], hist[keep].astype(np.float64)
     if zero_weight_samples:
@@ -249,7 +255,7 @@ def precision_recall_fscore_support(
     true_sum = tp + fn
     weights = None
     if average == "samples":
-        tp, fp, fn, weights = _samples_view(samples_hist, zero_weight_samples)
+        tp, fp, fn, weights = _samples_view(samples_hist, zero_weight_samples, tp.shape[0])
         pred_sum, t_sum = tp + fp, tp + fn
     else:
         pred_sum, t_sum = tp + fp, true_sum
@@ -283,13 +289,11 @@ def specificity(mcm, *, average=None, zero_division="warn", samples_hist=None,
     tn, fp, fn, tp = _split_mcm(mcm)
     weights = None
     if average == "samples":
-        num_labels = np.asarray(mcm).shape[0]
-        s_tp, s_fp, s_fn, weights = _samples_view(samples_hist, zero_weight_samples)
-        if len(samples_hist) and _num_labels_of_hist(samples_hist) != num_labels:
-            raise ValueError("samples_hist does not match the number of labels of mcm")
-        # per sample counts scaled by the sample weight (sklearn's samplewise tn)
-        tn = num_labels - s_tp - s_fp - s_fn
-        tn, fp = tn * (weights != 0), s_fp * (weights != 0)
+        num_labels = tp.shape[0]
+        s_tp, s_fp, s_fn, weights = _samples_view(samples_hist, zero_weight_samples, num_labels)
+        # a zero-weight sample has its counts scaled to 0: a 0/0, as sklearn's samplewise counts
+        counted = weights != 0
+        tn, fp = (num_labels - s_tp - s_fp - s_fn) * counted, s_fp * counted
     elif average == "micro":
         tn, fp = np.asarray([tn.sum()]), np.asarray([fp.sum()])
     elif average == "weighted":
@@ -308,7 +312,7 @@ def jaccard(mcm, *, average=None, zero_division="warn", samples_hist=None,
     tn, fp, fn, tp = _split_mcm(mcm)
     weights = None
     if average == "samples":
-        tp, fp, fn, weights = _samples_view(samples_hist, zero_weight_samples)
+        tp, fp, fn, weights = _samples_view(samples_hist, zero_weight_samples, tp.shape[0])
     num, den = tp, tp + fp + fn
     if average == "micro":
         num, den = np.asarray([num.sum()]), np.asarray([den.sum()])
