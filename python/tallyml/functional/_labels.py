@@ -54,6 +54,12 @@ def _as_array(y, name):
 
 
 def _unique(a):
+    """Sorted distinct values; small-range integers by counting (O(n)) instead of sorting."""
+    if a.dtype.kind in "iu" and a.size:
+        lo, hi = int(a.min()), int(a.max())
+        if hi - lo < _LUT_MAX and hi < 2**62:
+            seen = np.bincount((a.astype(np.int64, copy=False) - lo).ravel())
+            return (np.flatnonzero(seen) + lo).astype(a.dtype)
     try:
         return np.unique(a)
     except TypeError as exc:  # unorderable objects: a mix of strings and numbers
@@ -76,8 +82,13 @@ def _is_multilabel(a) -> bool:
 
 def type_of_target(a, name="y") -> str:
     """sklearn's ``type_of_target`` on an ndarray (see ``_as_array``)."""
+    return _type_and_unique(a, name)[0]
+
+
+def _type_and_unique(a, name):
+    """(target type, sorted distinct values when they were computed, else None)."""
     if _is_multilabel(a):
-        return "multilabel-indicator"
+        return "multilabel-indicator", None
     if a.dtype.kind == "S" or (a.size and a.dtype.kind == "O" and isinstance(a.flat[0], bytes)):
         raise TypeError(
             "Support for labels represented as bytes is not supported. Convert the labels to a "
@@ -91,11 +102,11 @@ def type_of_target(a, name="y") -> str:
                 f"sequences are no longer supported ({name}); use a binary indicator array."
             )
     if a.ndim not in (1, 2):
-        return "unknown"
+        return "unknown", None
     if not min(a.shape):
-        return "binary" if a.ndim == 1 else "unknown"
+        return ("binary" if a.ndim == 1 else "unknown"), None
     if a.dtype.kind == "O" and not isinstance(a.flat[0], str):
-        return "unknown"
+        return "unknown", None
     suffix = "-multioutput" if a.ndim == 2 and a.shape[1] > 1 else ""
     if a.dtype.kind == "f":
         with np.errstate(invalid="ignore"):
@@ -105,10 +116,11 @@ def type_of_target(a, name="y") -> str:
                 raise ValueError(f"Input {name} contains NaN.")
             if np.isinf(a).any():
                 raise ValueError(f"Input {name} contains infinity.")
-            return "continuous" + suffix
-    if _unique(a).shape[0] > 2 or (a.ndim == 2 and a.shape[1] > 1):
-        return "multiclass" + suffix
-    return "binary"
+            return "continuous" + suffix, None
+    values = _unique(a)
+    if values.shape[0] > 2 or (a.ndim == 2 and a.shape[1] > 1):
+        return "multiclass" + suffix, values
+    return "binary", values
 
 
 def _is_str_array(values) -> bool | None:
@@ -121,10 +133,9 @@ def _is_str_array(values) -> bool | None:
     return kinds.pop() if len(kinds) == 1 else None
 
 
-def _present_labels(t, p):
-    """Sorted labels of t and p; like sklearn, the dtype of y_true wins when y_pred adds
-    nothing new (which decides how the labels print in a report)."""
-    ut, up = _unique(t), _unique(p)
+def _present_labels(ut, up):
+    """Sorted labels of t and p from their distinct values ``ut`` and ``up``; like sklearn,
+    the dtype of y_true wins when y_pred adds nothing new (it decides how labels print)."""
     kinds = {_is_str_array(ut), _is_str_array(up)}
     if None in kinds or len(kinds) > 1:
         raise ValueError(
@@ -163,8 +174,8 @@ def check_targets(y_true, y_pred, sample_weight=None, *, names=("y_true", "y_pre
         lengths.append(sw.shape[0])
     if len(set(lengths)) > 1:
         raise ValueError(f"Found input variables with inconsistent numbers of samples: {lengths}")
-    type_t = type_of_target(t, names[0])
-    type_p = type_of_target(p, names[1])
+    type_t, unique_t = _type_and_unique(t, names[0])
+    type_p, unique_p = _type_and_unique(p, names[1])
     if t.shape[0] < 1:
         raise ValueError(
             f"Found empty input array (e.g., `{names[0]}` or `{names[1]}`) while a minimum of 1 "
@@ -187,7 +198,7 @@ def check_targets(y_true, y_pred, sample_weight=None, *, names=("y_true", "y_pre
         return Targets(kind, np.arange(t.shape[1]), np.ascontiguousarray(t != 0),
                        np.ascontiguousarray(p != 0), weight, integral)
     t, p = t.reshape(-1), p.reshape(-1)  # column vectors become 1-D (sklearn's column_or_1d)
-    classes = _present_labels(t, p)
+    classes = _present_labels(unique_t, unique_p)
     if kind == "binary" and classes.shape[0] > 2:
         kind = "multiclass"
     return Targets(kind, classes, t, p, weight, integral)
