@@ -320,6 +320,10 @@ def test_every_available_backend_agrees_with_sklearn(backend, monkeypatch):
     ("multilabel_confusion_matrix", ([0, 1, 2], [1, 2, 0]), {"labels": [2, 5]}),
     ("hamming_loss", (np.array([[0, 1], [1, 1]]), np.array([[0, 1], [0, 1]])),
      {"sample_weight": [0.5, 2]}),
+    ("f1_score", ([10**12, -5, 10**12, 3], [-5, -5, 10**12, 3]), {"average": "macro"}),
+    ("classification_report", (np.array([2**63 + 1, 5], dtype=np.uint64), [5, 5]), {}),
+    ("confusion_matrix", ([1, 2, 3], [1.0, 2.5, 3.0]), {}),       # continuous y_pred
+    ("recall_score", ([0, 1, 2], [0.0, 1.0, 7.0]), {"average": "weighted"}),  # int vs float
 ])
 def test_label_corners(name, args, kwargs):
     compare(name, *args, **kwargs)
