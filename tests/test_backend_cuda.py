@@ -111,8 +111,8 @@ def test_binary_labels_match_reference(dtype, ignore_index, weight_kind):
 
 
 @pytest.mark.parametrize("weight_kind", [None, "dyadic"])
-@pytest.mark.parametrize("score_dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("dtype", LABEL_DTYPES)
+@pytest.mark.parametrize("dtype,score_dtype", [(np.bool_, np.float32), (np.int8, np.float64),
+                                               (np.int32, np.float32), (np.int64, np.float64)])
 def test_binary_scores_match_reference(dtype, score_dtype, weight_kind):
     rng = _rng("bs", dtype, score_dtype, weight_kind)
     t = _labels(rng, N, 2, dtype)
@@ -121,8 +121,9 @@ def test_binary_scores_match_reference(dtype, score_dtype, weight_kind):
     w = _weights(rng, N, weight_kind)
     acc = np.int64 if w is None else np.float64
     ignore_index = None if dtype is np.bool_ else 0
-    # 0.1: float32(0.1) > 0.1 in float64, so the comparison must be done in float64
-    for threshold in (0.1, 0.0):
+    # Just above float32(0.1): the score 0.1 is below it in float64 but equal to it in float32,
+    # so a kernel that compared in float32 would count it positive.
+    for threshold in (float(np.float32(0.1)) + 1e-12, 0.0):
         state = np.zeros((2, 2), acc)
         (d_state,) = _run_both(
             "binary_scores",
@@ -152,8 +153,8 @@ def test_multiclass_labels_match_reference(dtype, ignore_index, weight_kind):
 
 
 @pytest.mark.parametrize("weight_kind", [None, "dyadic"])
-@pytest.mark.parametrize("score_dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.uint8])
+@pytest.mark.parametrize("dtype,score_dtype", [(np.int8, np.float32), (np.int32, np.float64),
+                                               (np.int64, np.float32), (np.uint8, np.float64)])
 def test_multiclass_scores_match_reference(dtype, score_dtype, weight_kind):
     k = 4
     rng = _rng("ms", dtype, score_dtype, weight_kind)
@@ -192,8 +193,8 @@ def test_multilabel_labels_match_reference(dtype, weight_kind):
 
 
 @pytest.mark.parametrize("weight_kind", [None, "dyadic"])
-@pytest.mark.parametrize("score_dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("dtype", [np.bool_, np.int8, np.int64])
+@pytest.mark.parametrize("dtype,score_dtype", [(np.bool_, np.float32), (np.int8, np.float64),
+                                               (np.int64, np.float32)])
 def test_multilabel_scores_match_reference(dtype, score_dtype, weight_kind):
     n_labels = 6
     rng = _rng("mls", dtype, score_dtype, weight_kind)
@@ -223,9 +224,19 @@ def test_random_float_weights_match_to_rounding():
     _assert_same(d_state, state, "random")
 
 
-def test_bins_beyond_shared_memory_use_global_atomics():
+def test_bins_beyond_shared_memory_use_global_atomics(monkeypatch):
     """With a shared-memory budget smaller than the bins, the global-atomics kernels run; they
     must count exactly the same."""
+    from tallyml._backends import _cuda_kernels
+
+    picked = []
+    real = _cuda_kernels.binned_kernel
+
+    def spy(task, acc_name, shared):
+        picked.append(shared)
+        return real(task, acc_name, shared)
+
+    monkeypatch.setattr(_cuda_kernels, "binned_kernel", spy)
     cuda_backend.configure(max_shared_bytes=64)
     rng = _rng("global")
     k, n_labels = 6, 4
@@ -247,6 +258,7 @@ def test_bins_beyond_shared_memory_use_global_atomics():
                                    [state, samples], None)
     _assert_same(d_state, state, None)
     _assert_same(d_samples, samples, None)
+    assert picked and not any(picked)
 
 
 def test_one_block_one_thread_and_many_blocks_agree():
@@ -325,6 +337,10 @@ def test_state_dtype_must_match_weighting():
     d_state = cuda_backend.device_zeros((2, 2), np.int64)
     with pytest.raises(TypeError, match="state must have dtype float64"):
         cuda_backend.binary_labels(t, t, np.ones(4), None, d_state)
+    d_weighted = cuda_backend.device_zeros((2, 2), np.float64)
+    with pytest.raises(TypeError, match="sample_weight must have dtype float64"):
+        cuda_backend.binary_labels(t, t, np.ones(4, np.float32), None, d_weighted)
+    assert cuda_backend.to_host(d_weighted).sum() == 0
     d_seen = cuda_backend.device_zeros(3, np.int64)
     with pytest.raises(TypeError, match="seen must have dtype uint8"):
         cuda_backend.multiclass_labels(t, t, None, None, cuda_backend.device_zeros((3, 3), np.int64),
@@ -518,7 +534,8 @@ def test_gpu_check_quick_runs_on_simulator(tmp_path):
     out = tmp_path / "gpu.json"
     env = dict(os.environ, PYTHONPATH=str(ROOT / "python"), NUMBA_ENABLE_CUDASIM="1")
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--quick",
-                           "--json", str(out)], env=env, capture_output=True, text=True,
+                           "--n", "64", "--check-n", "40", "--repeats", "1", "--json", str(out)],
+                          env=env, capture_output=True, text=True,
                           timeout=240)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(out.read_text())

@@ -291,22 +291,22 @@ def _update(task, target, preds, weight, ignore_index, threshold, k, outs, seen,
     cu, kernels = _load()
     acc = np.int64 if weight is None else np.float64
     flat = [_as_state(cu, s, name, acc, size) for s, name, size in outs]
-    n = int(target.shape[0])
-    if int(preds.shape[0]) != n:
-        raise ValueError(f"preds must have {n} rows like target; got {preds.shape[0]}")
-    if weight is not None:
-        if np.dtype(weight.dtype) != np.float64:
-            raise TypeError(f"sample_weight must have dtype float64; got {np.dtype(weight.dtype)}")
-        if tuple(weight.shape) != (n,):
-            raise ValueError(f"sample_weight must have shape ({n},); got {tuple(weight.shape)}")
-    if n == 0:
-        return
+    # Device views first: CuPy / PyTorch dtypes and shapes read as numpy's once wrapped.
     d_t = _as_device(cu, target, "target")
     d_p = _as_device(cu, preds, "preds")
+    n = int(d_t.shape[0])
+    if int(d_p.shape[0]) != n:
+        raise ValueError(f"preds must have {n} rows like target; got {d_p.shape[0]}")
     if weight is None:
         d_w, wstep = _const(cu, "unit", [1], np.int64), 0
     else:
         d_w, wstep = _as_device(cu, weight, "sample_weight"), 1
+        if np.dtype(d_w.dtype) != np.float64:
+            raise TypeError(f"sample_weight must have dtype float64; got {np.dtype(d_w.dtype)}")
+        if tuple(d_w.shape) != (n,):
+            raise ValueError(f"sample_weight must have shape ({n},); got {tuple(d_w.shape)}")
+    if n == 0:
+        return
 
     nbins = sum(size for _, _, size in outs) + (k if seen is not None else 0)
     zero = acc(0)
