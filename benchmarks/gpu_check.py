@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import platform
 import statistics
 import sys
@@ -69,8 +68,8 @@ def _host_inputs(task, n, rng, weighted):
         scores = (rng.integers(0, 16, (n, K)) / 16).astype(np.float32)  # ties: first max wins
         return rng.integers(0, K, n, dtype=np.int32), scores, (), w
     if task == "multilabel_labels":
-        return (rng.integers(0, 2, (n, L), dtype=np.int8), rng.integers(0, 2, (n, L), dtype=np.int8),
-                (), w)
+        return (rng.integers(0, 2, (n, L), dtype=np.int8),
+                rng.integers(0, 2, (n, L), dtype=np.int8), (), w)
     return (rng.integers(0, 2, (n, L), dtype=np.int8), rng.random((n, L), dtype=np.float32),
             (0.5,), w)
 
@@ -346,7 +345,8 @@ def _markdown(report):
         f"device: {report['device']}  (copy bandwidth {report['copy_gb_per_s']:.0f} GB/s"
         + (", SIMULATOR: timings meaningless" if report["simulator"] else "") + ")",
         "",
-        "| kernel | N | inputs | exact | ms | G pred/s | GB/s | of copy BW | baselines (ms, our speedup) |",
+        "| kernel | N | inputs | exact | ms | G pred/s | GB/s | of copy BW "
+        "| baselines (ms, our speedup) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in report["results"]:

@@ -342,9 +342,9 @@ def test_state_dtype_must_match_weighting():
         cuda_backend.binary_labels(t, t, np.ones(4, np.float32), None, d_weighted)
     assert cuda_backend.to_host(d_weighted).sum() == 0
     d_seen = cuda_backend.device_zeros(3, np.int64)
+    d_state3 = cuda_backend.device_zeros((3, 3), np.int64)
     with pytest.raises(TypeError, match="seen must have dtype uint8"):
-        cuda_backend.multiclass_labels(t, t, None, None, cuda_backend.device_zeros((3, 3), np.int64),
-                                       d_seen)
+        cuda_backend.multiclass_labels(t, t, None, None, d_state3, d_seen)
 
 
 def test_shape_mismatch_is_rejected_before_launch():

@@ -61,11 +61,12 @@ def _probe():
     try:
         from numba import cuda
     except ImportError as exc:  # numba-cuda (or numba) missing
-        return None, None, (
-            f"numba.cuda cannot be imported ({exc}); install the CUDA extra: pip install 'tallyml[cuda]'"
-        )
+        return None, None, (f"numba.cuda cannot be imported ({exc}); install the CUDA extra: "
+                            "pip install 'tallyml[cuda]'")
     if not cuda.is_available():
-        why = cuda.cuda_error() or "numba.cuda.is_available() is False (no CUDA GPU or no usable driver)"
+        why = (cuda.cuda_error()
+               or "numba.cuda.is_available() is False (no CUDA GPU or no usable driver)")
+        why = " ".join(str(why).split()).rstrip(" .:")  # numba's text spans several lines
         return None, None, (
             f"no usable CUDA GPU: {why}. Set NUMBA_ENABLE_CUDASIM=1 before importing numba to run "
             "the kernels on the CPU simulator (slow; for tests)."
