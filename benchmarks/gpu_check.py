@@ -3,7 +3,7 @@
 1. Exactness: on fresh random data, every kernel (weighted and not, with ignore_index, from host
    arrays, numba device arrays and a bare ``__cuda_array_interface__`` producer) must give the
    numpy reference's counts exactly; a bad value must raise the reference's message and leave
-   the state as it was.
+   the state as it was; updates of one state from several host threads lose nothing.
 2. Speed: each kernel at N = 1e8 (binary int8 labels / float32 scores, multiclass K=10 int32
    labels and (N, 10) float32 scores, multilabel L=20 int8 labels / float32 scores), timed with
    CUDA events (warm-up, then the median of many updates; an update includes its 8-byte error
@@ -24,6 +24,7 @@ import json
 import platform
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -137,6 +138,35 @@ def check_exact(cu, task, n, seed, simulated):
     if messages[0] is None or messages[0] != messages[1]:
         failures.append(f"error message {messages[1]!r} != reference {messages[0]!r}")
     return failures
+
+
+def check_threads(n, seed, n_threads=4, per_thread=4):
+    """Updates of one device state from several host threads equal the reference's sum."""
+    rng = np.random.default_rng(seed)
+    batches = [(rng.integers(0, K, n, dtype=np.int32), rng.integers(0, K, n, dtype=np.int32),
+                rng.integers(0, 9, n) / 4.0) for _ in range(n_threads * per_thread)]
+    want = np.zeros((K, K))
+    for t, p, w in batches:
+        reference.multiclass_labels(t, p, w, None, want, None)
+    state = backend.device_zeros((K, K), np.float64)
+    errors = []
+
+    def work(mine):
+        try:
+            for t, p, w in mine:
+                backend.multiclass_labels(t, p, w, None, state, None)
+        except Exception as exc:
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=work, args=(batches[i::n_threads],))
+               for i in range(n_threads)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    if errors:
+        return errors
+    return [] if np.array_equal(backend.to_host(state), want) else ["threaded counts differ"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -358,7 +388,7 @@ def _markdown(report):
                 base.append(f"{name}: {b['error'][:60]}")
         inputs = f"{r['target_dtype']} + {r['preds_dtype']}{tuple(r['preds_shape'][1:]) or ''}"
         lines.append(
-            f"| {r['kernel']} | {r['n']:.0e} | {inputs} | {'yes' if r['exact'] else 'NO'} "
+            f"| {r['kernel']} | {r['n']:,} | {inputs} | {'yes' if r['exact'] else 'NO'} "
             f"| {r['seconds'] * 1e3:.2f} | {r['gpred_per_s']:.1f} | {r['input_gb_per_s']:.0f} "
             f"| {r['fraction_of_copy_bw']:.0%} | {'; '.join(base) or '-'} |")
     return "\n".join(lines)
@@ -406,8 +436,13 @@ def main(argv=None):
         print(f"{task}: exact={not failures} {failures or ''} ({time.perf_counter() - t0:.1f} s)",
               file=sys.stderr)
 
+    thread_failures = check_threads(check_n, seed=999)
+    print(f"threaded updates: exact={not thread_failures} {thread_failures or ''}",
+          file=sys.stderr)
+
     report = {
         "device": name, "simulator": simulated, "copy_gb_per_s": copy_bw / 1e9,
+        "threads_exact": not thread_failures, "thread_failures": thread_failures,
         "check_n": check_n, "repeats": repeats, "python": platform.python_version(),
         "numpy": np.__version__, "results": results,
     }
@@ -422,7 +457,7 @@ def main(argv=None):
     print(_markdown(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=float))
-    return 0 if all(r["exact"] for r in results) else 1
+    return 0 if all(r["exact"] for r in results) and not thread_failures else 1
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import zlib
 from pathlib import Path
 
@@ -295,6 +296,33 @@ def test_random_streams_any_chunking(data):
     _assert_same(d_seen, want_seen, None)
 
 
+def test_concurrent_updates_from_threads_lose_nothing():
+    """Each host thread has its own scratch and error slot; their sums all reach the state."""
+    rng = _rng("threads")
+    k = 3
+    batches = [(_labels(rng, 40, k, np.int32), _labels(rng, 40, k, np.int32)) for _ in range(6)]
+    want = np.zeros((k, k), np.int64)
+    for t, p in batches:
+        ref.multiclass_labels(t, p, None, None, want, None)
+    d_state = cuda_backend.device_zeros((k, k), np.int64)
+    errors = []
+
+    def work(mine):
+        try:
+            for t, p in mine:
+                cuda_backend.multiclass_labels(t, p, None, None, d_state, None)
+        except Exception as exc:  # surfaced below: a thread's exception is otherwise lost
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(batches[i::3],)) for i in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    _assert_same(d_state, want, None)
+
+
 def test_all_ignored_and_empty_batches_change_nothing():
     t = np.ones(20, np.int64)
     p = np.zeros(20, np.int64)
@@ -544,4 +572,5 @@ def test_gpu_check_quick_runs_on_simulator(tmp_path):
     assert {"binary_labels", "binary_scores", "multiclass_labels", "multiclass_scores",
             "multilabel_labels", "multilabel_scores"} <= names
     assert all(r["exact"] for r in report["results"])
+    assert report["threads_exact"] is True
     assert "| kernel |" in proc.stdout

@@ -21,6 +21,7 @@ simulator, ``NUMBA_ENABLE_CUDASIM=1``) every call raises :class:`CudaUnavailable
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 
@@ -110,6 +111,15 @@ def _simulated() -> bool:
     from numba import config
 
     return bool(getattr(config, "ENABLE_CUDASIM", 0))
+
+
+# The simulator cannot run kernels launched from several host threads at once (its kernel
+# context is process-global), so simulated launches take turns; a GPU needs no lock.
+_sim_lock = threading.Lock()
+
+
+def _launch_guard():
+    return _sim_lock if _simulated() else contextlib.nullcontext()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,19 +328,19 @@ def _update(task, target, preds, weight, ignore_index, threshold, k, outs, seen,
     args = (d_t, d_p, d_w, np.int64(wstep), ignore_index is not None,
             np.int64(0 if ignore_index is None else ignore_index), np.float64(threshold),
             np.int64(k), seen is not None, zero, scratch, err)
-    if task.startswith("binary"):
-        kernels.binary_kernel(acc_name, task == "binary_scores")[blocks, tpb](*args)
-    elif nbins * 8 <= _config["max_shared_bytes"]:
-        kernels.binned_kernel(task, acc_name, True)[blocks, tpb, 0, nbins * 8](*args)
-    else:  # bins too large for shared memory: atomics straight into scratch
-        kernels.binned_kernel(task, acc_name, False)[blocks, tpb](*args)
-
     empty = _const(cu, "empty_" + acc_name, [], acc)
     out_a = flat[0]
     out_b = flat[1] if len(flat) > 1 else empty
     out_seen = seen if seen is not None else _const(cu, "empty_uint8", [], np.uint8)
     fblocks, _ = _launch_shape(cu, nbins)
-    kernels.finish[fblocks, tpb](err, scratch, out_a, out_b, out_seen)
+    with _launch_guard():
+        if task.startswith("binary"):
+            kernels.binary_kernel(acc_name, task == "binary_scores")[blocks, tpb](*args)
+        elif nbins * 8 <= _config["max_shared_bytes"]:
+            kernels.binned_kernel(task, acc_name, True)[blocks, tpb, 0, nbins * 8](*args)
+        else:  # bins too large for shared memory: atomics straight into scratch
+            kernels.binned_kernel(task, acc_name, False)[blocks, tpb](*args)
+        kernels.finish[fblocks, tpb](err, scratch, out_a, out_b, out_seen)
 
     bad_row = int(err.copy_to_host()[0])
     if bad_row == kernels.NO_ERROR:
