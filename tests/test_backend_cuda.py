@@ -94,8 +94,10 @@ def _run_both(fn_name, make_args, host_states, weight_kind, n=N):
 # Exact counts
 
 
-@pytest.mark.parametrize("weight_kind", [None, "dyadic"])
-@pytest.mark.parametrize("ignore_index", [None, 1])
+WEIGHT_IGNORE = [(None, None), (None, 1), ("dyadic", 1)]
+
+
+@pytest.mark.parametrize("weight_kind,ignore_index", WEIGHT_IGNORE)
 @pytest.mark.parametrize("dtype", LABEL_DTYPES)
 def test_binary_labels_match_reference(dtype, ignore_index, weight_kind):
     rng = _rng("bl", dtype, ignore_index, weight_kind)
@@ -133,8 +135,7 @@ def test_binary_scores_match_reference(dtype, score_dtype, weight_kind):
         _assert_same(d_state, state, weight_kind)
 
 
-@pytest.mark.parametrize("weight_kind", [None, "dyadic"])
-@pytest.mark.parametrize("ignore_index", [None, 2])
+@pytest.mark.parametrize("weight_kind,ignore_index", WEIGHT_IGNORE)
 @pytest.mark.parametrize("dtype", MC_LABEL_DTYPES)
 def test_multiclass_labels_match_reference(dtype, ignore_index, weight_kind):
     k = 2 if dtype is np.bool_ else 5
@@ -269,11 +270,26 @@ def test_one_block_one_thread_and_many_blocks_agree():
     p = _labels(rng, 60, k, np.int64)
     want = np.zeros((k, k), np.int64)
     ref.multiclass_labels(t, p, None, None, want, None)
-    for tpb, blocks in ((1, 1), (8, 8)):
+    tb = (t % 2).astype(np.int8)
+    want_binary = np.zeros((2, 2), np.int64)
+    ref.binary_labels(tb, tb[::-1].copy(), None, None, want_binary)
+    for tpb, blocks in ((1, 1), (2, 3), (8, 8)):  # binary: fewer threads than its 4 bins
         cuda_backend.configure(threads_per_block=tpb, max_blocks=blocks)
         d_state = cuda_backend.device_zeros((k, k), np.int64)
         cuda_backend.multiclass_labels(t, p, None, None, d_state, None)
         _assert_same(d_state, want, None)
+        d_binary = cuda_backend.device_zeros((2, 2), np.int64)
+        cuda_backend.binary_labels(tb, tb[::-1].copy(), None, None, d_binary)
+        _assert_same(d_binary, want_binary, None)
+
+
+def test_ignore_index_outside_int64_ignores_nothing():
+    t = np.array([0, 1, 1], np.int64)
+    want = np.zeros((2, 2), np.int64)
+    ref.binary_labels(t, t, None, 2**70, want)
+    d_state = cuda_backend.device_zeros((2, 2), np.int64)
+    cuda_backend.binary_labels(t, t, None, 2**70, d_state)
+    _assert_same(d_state, want, None)
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])

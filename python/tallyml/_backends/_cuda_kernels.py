@@ -83,8 +83,8 @@ def binary_kernel(acc_name: str, scores: bool):
     def _binary(a, b, wts, wstep, has_ign, ign, thr, k, track, zero, scratch, err):
         sh = cuda.shared.array(4, acc)
         tid = cuda.threadIdx.x
-        if tid < 4:
-            sh[tid] = zero
+        for j in range(tid, 4, cuda.blockDim.x):  # blocks may have fewer than 4 threads
+            sh[j] = zero
         cuda.syncthreads()
         c00 = zero
         c01 = zero
@@ -117,10 +117,10 @@ def binary_kernel(acc_name: str, scores: bool):
         if c11 != zero:
             cuda.atomic.add(sh, 3, c11)
         cuda.syncthreads()
-        if tid < 4:
-            v = sh[tid]
+        for j in range(tid, 4, cuda.blockDim.x):
+            v = sh[j]
             if v != zero:
-                cuda.atomic.add(scratch, tid, v)
+                cuda.atomic.add(scratch, j, v)
 
     return _binary
 
@@ -153,17 +153,18 @@ def _multiclass_score_rows(a, b, wts, wstep, has_ign, ign, thr, k, track, one, b
             continue
         w = wts[i * wstep]
         bad = t < 0 or t >= k or _bad_weight(w)
-        # argmax, first maximum wins; any non-finite score makes the row bad.
-        best = b[i, 0]
         p = np.int64(0)
-        for j in range(k):
-            s = b[i, j]
-            if not math.isfinite(s):
-                bad = True
-                break
-            if s > best:
-                best = s
-                p = np.int64(j)
+        if not bad:  # then k >= 1: scan the row (a row already bad needs no scan)
+            # argmax, first maximum wins; any non-finite score makes the row bad.
+            best = b[i, 0]
+            for j in range(k):
+                s = b[i, j]
+                if not math.isfinite(s):
+                    bad = True
+                    break
+                if s > best:
+                    best = s
+                    p = np.int64(j)
         if bad:
             cuda.atomic.min(err, 0, i)
             continue

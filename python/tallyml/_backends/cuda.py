@@ -325,6 +325,8 @@ def _update(task, target, preds, weight, ignore_index, threshold, k, outs, seen,
     err = _err(cu, kernels)
     blocks, tpb = _launch_shape(cu, n)
     acc_name = np.dtype(acc).name
+    if ignore_index is not None and not _INT64_MIN <= int(ignore_index) <= _INT64_MAX:
+        ignore_index = None  # no int64 target can equal it
     args = (d_t, d_p, d_w, np.int64(wstep), ignore_index is not None,
             np.int64(0 if ignore_index is None else ignore_index), np.float64(threshold),
             np.int64(k), seen is not None, zero, scratch, err)
@@ -333,16 +335,20 @@ def _update(task, target, preds, weight, ignore_index, threshold, k, outs, seen,
     out_b = flat[1] if len(flat) > 1 else empty
     out_seen = seen if seen is not None else _const(cu, "empty_uint8", [], np.uint8)
     fblocks, _ = _launch_shape(cu, nbins)
-    with _launch_guard():
-        if task.startswith("binary"):
-            kernels.binary_kernel(acc_name, task == "binary_scores")[blocks, tpb](*args)
-        elif nbins * 8 <= _config["max_shared_bytes"]:
-            kernels.binned_kernel(task, acc_name, True)[blocks, tpb, 0, nbins * 8](*args)
-        else:  # bins too large for shared memory: atomics straight into scratch
-            kernels.binned_kernel(task, acc_name, False)[blocks, tpb](*args)
-        kernels.finish[fblocks, tpb](err, scratch, out_a, out_b, out_seen)
-
-    bad_row = int(err.copy_to_host()[0])
+    try:
+        with _launch_guard():
+            if task.startswith("binary"):
+                kernels.binary_kernel(acc_name, task == "binary_scores")[blocks, tpb](*args)
+            elif nbins * 8 <= _config["max_shared_bytes"]:
+                kernels.binned_kernel(task, acc_name, True)[blocks, tpb, 0, nbins * 8](*args)
+            else:  # bins too large for shared memory: atomics straight into scratch
+                kernels.binned_kernel(task, acc_name, False)[blocks, tpb](*args)
+            kernels.finish[fblocks, tpb](err, scratch, out_a, out_b, out_seen)
+        bad_row = int(err.copy_to_host()[0])
+    except BaseException:
+        # Interrupted between the launches, scratch may hold part of a batch: never reuse it.
+        _tls.bufs = {}
+        raise
     if bad_row == kernels.NO_ERROR:
         return
     err.copy_to_device(np.array([kernels.NO_ERROR], dtype=np.int64))
@@ -351,6 +357,9 @@ def _update(task, target, preds, weight, ignore_index, threshold, k, outs, seen,
     if weight is not None:
         checks.append(("sample_weight", _row(_host(weight), d_w, bad_row), "weight", None))
     raise _error(bad_row, checks)
+
+
+_INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
 
 
 def _host(x):
