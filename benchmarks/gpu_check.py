@@ -16,6 +16,9 @@ the script can be checked on the CUDA simulator (NUMBA_ENABLE_CUDASIM=1): timing
 meaningless.
 
     PYTHONPATH=python python benchmarks/gpu_check.py --json gpu.json
+
+``--compile-only`` needs no GPU: it compiles every kernel to PTX with libnvvm (a type check the
+simulator cannot give).
 """
 from __future__ import annotations
 
@@ -368,6 +371,54 @@ def time_task(cu, task, n, seconds, warmup, repeats, copy_bw, with_baselines):
 
 
 # ---------------------------------------------------------------------------------------------
+# Compile-only: type-check every kernel for a real GPU on a machine without one
+
+
+def compile_only(all_dtypes, cc=(8, 0)):
+    """Compile the kernels to PTX with libnvvm (pip install nvidia-nvvm nvidia-cuda-nvrtc
+    nvidia-cuda-runtime), no GPU needed. The simulator runs kernels as plain Python and never
+    types them, so this is the only check short of a GPU that they compile for the device."""
+    import types as pytypes
+
+    import numba.cuda.dispatcher as dispatcher
+    from numba import types as T
+
+    from tallyml._backends import _cuda_kernels as kernels
+
+    # Device functions ask the current device for its compute capability; there is none.
+    dispatcher.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=cc)
+    a1 = lambda dt: T.Array(dt, 1, "C")  # noqa: E731
+    a2 = lambda dt: T.Array(dt, 2, "C")  # noqa: E731
+    labels = [T.boolean, T.int8, T.int32, T.int64, T.uint8, T.int16] if all_dtypes else [T.int8]
+    scores = [T.float32, T.float64] if all_dtypes else [T.float32]
+    jobs = []
+    for acc_name, acc in (("int64", T.int64), ("float64", T.float64)):
+        tail = (a1(acc), T.int64, T.boolean, T.int64, T.float64, T.int64, T.boolean, acc,
+                a1(acc), a1(T.int64))
+        for lt in labels:
+            jobs.append((kernels.binary_kernel(acc_name, False), (a1(lt), a1(lt)) + tail))
+            for shared in (True, False):
+                jobs.append((kernels.binned_kernel("multiclass_labels", acc_name, shared),
+                             (a1(lt), a1(lt)) + tail))
+                jobs.append((kernels.binned_kernel("multilabel_labels", acc_name, shared),
+                             (a2(lt), a2(lt)) + tail))
+            for st in scores:
+                jobs.append((kernels.binary_kernel(acc_name, True), (a1(lt), a1(st)) + tail))
+                for shared in (True, False):
+                    jobs.append((kernels.binned_kernel("multiclass_scores", acc_name, shared),
+                                 (a1(lt), a2(st)) + tail))
+                    jobs.append((kernels.binned_kernel("multilabel_scores", acc_name, shared),
+                                 (a2(lt), a2(st)) + tail))
+        jobs.append((kernels.finish, (a1(T.int64), a1(acc), a1(acc), a1(acc), a1(T.uint8))))
+    jobs.append((_fill_labels, (a1(T.int8), T.int64, T.int64)))
+    jobs.append((_fill_scores, (a1(T.float32), T.int64)))
+    for fn, sig in jobs:
+        cuda.compile_ptx(fn.py_func, sig, cc=cc)
+    print(f"compiled {len(jobs)} kernel specialisations to PTX for sm_{cc[0]}{cc[1]}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def _markdown(report):
@@ -402,7 +453,17 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=None, help="timed updates per kernel")
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    parser.add_argument("--compile-only", action="store_true",
+                        help="no GPU: compile every kernel to PTX with libnvvm and stop")
+    parser.add_argument("--all-dtypes", action="store_true",
+                        help="with --compile-only: every supported dtype, not one per kind")
     args = parser.parse_args(argv)
+
+    if args.compile_only:
+        if backend._simulated():
+            print("--compile-only needs NUMBA_ENABLE_CUDASIM unset", file=sys.stderr)
+            return 2
+        return compile_only(args.all_dtypes)
 
     if not backend.available():
         print(f"cuda backend unavailable: {backend.unavailable_reason()}", file=sys.stderr)
