@@ -29,6 +29,9 @@ def test_every_declared_entry_point_is_exported():
     # 6 families x 5 target dtypes x (5 label or 2 score preds dtypes) x weighted/unweighted
     assert len(table) - 4 == 2 * 5 * (3 * 5 + 3 * 2)
     assert set(table) == set(lib.functions)
+    # hidden visibility: internal C++ symbols are not exported
+    for mangled in ("_ZN7tallyml9set_errorEPKcz", "_ZN7tallyml15resolve_threadsEill"):
+        assert not hasattr(lib.cdll, mangled)
 
 
 def test_simd_level_switch():
