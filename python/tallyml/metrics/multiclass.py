@@ -145,10 +145,10 @@ class MulticlassMetrics(_ConfusionMetrics):
                     raise TypeError(f"2-D preds must be float scores; got dtype {preds.dtype}")
                 preds = V.scores("preds", preds)
             else:
-                if preds.dtype.kind == "f":
+                if preds.dtype.kind == "f" and preds.size:  # (an empty list is float64)
                     raise TypeError(
                         f"1-D preds must be integer labels (scores are (n_samples, {k})); got dtype {preds.dtype}")
-                preds = V.labels("preds", preds, _LABELS)
+                preds = V.labels("preds", preds, _LABELS if preds.size else ())
             sample_weight = V.sample_weight(sample_weight, target.shape[0])
         else:
             target, preds = np.asarray(target), np.asarray(preds)
