@@ -149,8 +149,10 @@ class MultilabelMetrics(_MetricsBase):
         target = V.as_array("target", target)
         preds = V.as_array("preds", preds)
         want = f"2-D (n_samples, {n_labels})"
-        if target.shape == (0,) and preds.shape == (0,):  # empty lists
-            target, preds = target.reshape(0, n_labels), preds.reshape(0, n_labels)
+        if target.shape == (0,):  # an empty list
+            target = target.reshape(0, n_labels)
+        if preds.shape == (0,):
+            preds = preds.reshape(0, n_labels)
         for name, x in (("target", target), ("preds", preds)):
             if x.ndim != 2 or x.shape[1] != n_labels:
                 raise ValueError(f"{name} must be {want}; got an array of shape {x.shape}")
