@@ -184,9 +184,9 @@ class _MetricsBase:
         if not isinstance(state, dict):
             raise TypeError(f"state must be a dict from state_dict(); got {type(state).__name__}")
         if state.get("kind") != self._KIND:
-            raise ValueError(f"state is for {state.get('kind')!r}, not {self._KIND!r}")
+            raise ValueError(f"state['kind'] is {state.get('kind')!r}; this object needs {self._KIND!r}")
         if state.get("version") != _STATE_VERSION:
-            raise ValueError(f"state has version {state.get('version')!r}; expected {_STATE_VERSION}")
+            raise ValueError(f"state['version'] is {state.get('version')!r}; expected {_STATE_VERSION}")
         config = state.get("config")
         mine = self._config()
         if not isinstance(config, dict) or set(config) != set(mine):
