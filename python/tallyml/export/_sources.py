@@ -76,8 +76,7 @@ class LatencySnapshot:
     count: float
     sum: float
     predictions: float
-    quantiles: dict  # q (float) -> seconds
-    stats: dict  # e.g. min_seconds, max_seconds, mean_seconds
+    stats: dict  # min/max/mean/p50/p90/p99/p999 _seconds, calls_/predictions_per_second
 
 
 # --------------------------------------------------------------------------------------------
@@ -121,13 +120,17 @@ class _Clone:
             raise TypeError(f"{type(obj).__name__} has no state_dict()/load_state_dict()")
         self._obj = obj
         self._clone = pickle.loads(pickle.dumps(obj))
+        # "warn" gives the same values as 0 (sklearn); 0 keeps scrape threads free of warnings
+        if getattr(self._clone, "_zero_division", None) == "warn":
+            self._clone._zero_division = 0.0
         self._lock = threading.Lock()  # the clone is shared by concurrent scrapes
 
     def read(self, fn):
+        """``fn(clone, state)`` with the clone holding one atomic copy of the object's state."""
         state = self._obj.state_dict()  # one atomic copy, taken under the object's lock
         with self._lock:
             self._clone.load_state_dict(state)
-            return fn(self._clone)
+            return fn(self._clone, state)
 
 
 # --------------------------------------------------------------------------------------------
@@ -139,22 +142,31 @@ class MetricsSource:
 
     def __init__(self, obj):
         self._clone = _Clone(obj)
-        cm = np.asarray(obj.confusion_matrix())
+        cm = self._counts(obj.state_dict(), obj)
         if cm.ndim == 3:
             self.task = "multilabel"
         elif hasattr(obj, "num_classes"):
             self.task = "multiclass"
         else:
             self.task = "binary"
-        self.num_classes = 1 if self.task == "binary" else (cm.shape[0])
+        self.num_classes = 1 if self.task == "binary" else cm.shape[0]
+
+    @staticmethod
+    def _counts(state, m):
+        # the full state (all K classes), not confusion_matrix(), which keeps only the labels
+        # seen so far: class label values must not shift as new classes appear
+        cm = state.get("state") if isinstance(state, dict) else None
+        if not isinstance(cm, np.ndarray):
+            cm = m.confusion_matrix()
+        return np.array(cm, dtype=np.float64)
 
     def read(self) -> MetricsSnapshot:
         return self._clone.read(self._read)
 
-    def _read(self, m) -> MetricsSnapshot:
-        cm = np.array(m.confusion_matrix(), dtype=np.float64)
-        values = _scalars(_quiet(m.compute))
-        count = float(m.count)
+    def _read(self, m, state) -> MetricsSnapshot:
+        cm = self._counts(state, m)
+        count = float(state.get("count", m.count))
+        values = _derived(m) if count else {}
         if self.task == "multilabel":
             # (L, 2, 2) [[tn, fp], [fn, tp]] per label
             tp, fp, fn = cm[:, 1, 1], cm[:, 0, 1], cm[:, 1, 0]
@@ -172,6 +184,31 @@ class MetricsSource:
         )
 
 
+_VALUE_METHODS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "specificity",
+                  "jaccard", "mcc", "cohen_kappa", "hamming_loss")
+
+
+def _derived(m) -> dict:
+    """Scalar values of ``m.compute()``; when compute() refuses (e.g. a value undefined for
+    this stream), the methods one by one, leaving out those that refuse."""
+    try:
+        return _scalars(_quiet(m.compute))
+    except (ValueError, ZeroDivisionError):
+        pass
+    out = {}
+    for key in _VALUE_METHODS:
+        fn = getattr(m, key, None)
+        if fn is None:
+            continue
+        try:
+            v = _scalar(_quiet(fn))
+        except (ValueError, ZeroDivisionError):
+            continue
+        if v is not None:
+            out[key] = v
+    return out
+
+
 class CurvesSource:
     kind = "curves"
 
@@ -183,7 +220,7 @@ class CurvesSource:
     def read(self) -> CurvesSnapshot:
         return self._clone.read(self._read)
 
-    def _read(self, c) -> CurvesSnapshot:
+    def _read(self, c, _state) -> CurvesSnapshot:
         values = {}
         for key in self._VALUES:
             fn = getattr(c, key, None)
@@ -224,12 +261,17 @@ def _binned_counts(c):
 
 
 _PERCENT = "_percent"
+# readings that only grow: exported as counters; readings that describe the reading itself: left out
+_CUMULATIVE = {"process_cpu_seconds": "process_cpu_seconds_total"}
+_SKIP = {"timestamp_seconds", "cpu_window_seconds", "nvml_index", "index"}
 
 
 def _flatten_resources(snap: dict):
     values, gpus = {}, []
     for key, value in snap.items():
         if isinstance(value, dict) and key.startswith("gpu"):
+            if "available" in value:
+                values["gpu_available"] = 1.0 if value["available"] else 0.0
             gpus.extend(_gpu_entries(value))
             continue
         if isinstance(value, (list, tuple)) and key.startswith("gpu"):
@@ -238,7 +280,10 @@ def _flatten_resources(snap: dict):
                     gpus.extend(_gpu_entries(item, default_index=i))
             continue
         v = _scalar(value)
-        if v is None or isinstance(value, bool):
+        if v is None or isinstance(value, bool) or key in _SKIP:
+            continue
+        if key in _CUMULATIVE:
+            values[_CUMULATIVE[key]] = v
             continue
         name, v = _base_unit(str(key), v)
         values[name] = v
@@ -246,6 +291,8 @@ def _flatten_resources(snap: dict):
 
 
 def _gpu_entries(d: dict, default_index=None):
+    if "available" in d and "devices" not in d:
+        return []  # {"available": False, "reason": ...}: no GPU series at all
     if "devices" in d and isinstance(d["devices"], (list, tuple)):
         out = []
         for i, item in enumerate(d["devices"]):
@@ -257,7 +304,7 @@ def _gpu_entries(d: dict, default_index=None):
     index = d.get("index", default_index if default_index is not None else 0)
     vals = {}
     for key, value in d.items():
-        if key == "index" or isinstance(value, bool):
+        if key in _SKIP or isinstance(value, bool):
             continue
         v = _scalar(value)
         if v is None:
@@ -287,13 +334,12 @@ class ResourceSource:
 
 
 def _latest_resource_reading(monitor) -> dict:
-    """The sampler's latest reading when it runs (reading again would reset its CPU interval),
-    otherwise a fresh one."""
-    latest = getattr(monitor, "latest", None)
-    if callable(latest):
-        latest = latest()
-    if isinstance(latest, dict) and latest:
-        return latest
+    """The sampler's latest reading while its thread runs (reading again would shorten its CPU
+    window), otherwise a fresh one."""
+    if getattr(monitor, "running", False):
+        history = monitor.history()
+        if history:
+            return history[-1]
     return monitor.snapshot()
 
 
@@ -302,7 +348,6 @@ DEFAULT_LATENCY_BUCKETS = (
     1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05,
     0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 )
-LATENCY_QUANTILES = (0.5, 0.9, 0.99, 0.999)
 
 
 class LatencySource:
@@ -315,7 +360,7 @@ class LatencySource:
     def read(self) -> LatencySnapshot:
         return self._clone.read(self._read)
 
-    def _read(self, t) -> LatencySnapshot:
+    def _read(self, t, _state) -> LatencySnapshot:
         snap = t.snapshot()
         count = float(snap.get("count", 0))
         cumulative = np.asarray(t.cumulative_counts(self._bounds), dtype=np.float64)
@@ -324,19 +369,16 @@ class LatencySource:
             mean = _first(snap, ("mean_seconds", "mean"))
             total = (mean or 0.0) * count if count else 0.0
         predictions = _first(snap, ("predictions", "predictions_total", "n", "items"))
-        quantiles = {}
-        if count:
-            for q in LATENCY_QUANTILES:
-                quantiles[q] = float(t.quantile(q))
         stats = {}
-        for key in ("min_seconds", "max_seconds", "mean_seconds", "calls_per_second",
-                    "predictions_per_second"):
-            v = _scalar(snap.get(key))
-            if v is not None:
+        for key, value in snap.items():
+            v = _scalar(value)
+            if v is None or key in ("count", "predictions", "sum_seconds", "elapsed_seconds"):
+                continue
+            if key.endswith("_seconds") or key.endswith("_per_second"):
                 stats[key] = v
         return LatencySnapshot(
             self._bounds, cumulative, count, float(total),
-            float(predictions if predictions is not None else count), quantiles, stats,
+            float(predictions if predictions is not None else count), stats,
         )
 
 

@@ -22,7 +22,7 @@ resources (ResourceMonitor)
     ``*_seconds_total`` readings; per GPU ``tallyml_gpu_<reading>{gpu}``
 latency (LatencyTracker)
     ``tallyml_latency_seconds`` histogram, ``tallyml_latency_predictions_total`` counter,
-    ``tallyml_latency_quantile_seconds{quantile}`` (lifetime quantiles, 1% accurate)
+    ``tallyml_latency_{p50,p90,p99,p999,min,max,mean}_seconds`` gauges (lifetime; quantiles 1%)
 
 Counters reset when the object is reset; PromQL's ``rate``/``increase`` handle that.
 prometheus_client is imported only when an exporter is created.
@@ -61,7 +61,6 @@ _HELP = {
     "confusion_matrix": "Confusion matrix cells counted by a tallyml metric (rows: true_class).",
     "latency_seconds": "Duration of timed calls recorded by a tallyml LatencyTracker.",
     "latency_predictions": "Predictions made by the calls a tallyml LatencyTracker timed.",
-    "latency_quantile_seconds": "Lifetime quantile of the timed durations (1% relative error).",
 }
 
 
@@ -394,11 +393,9 @@ class PrometheusExporter:
         fams.add(fam, "histogram", h, "_sum", base, s.sum)
         fams.add("tallyml_latency_predictions", "counter", _HELP["latency_predictions"], "_total",
                  base, s.predictions)
-        for q, v in s.quantiles.items():
-            fams.add("tallyml_latency_quantile_seconds", "gauge", _HELP["latency_quantile_seconds"], "",
-                     dict(base, quantile=repr(float(q))), v)
         for key, v in s.stats.items():
-            fams.add(_metric_name("latency_" + key), "gauge", f"Latency {key} (lifetime).", "", base, v)
+            fams.add(_metric_name("latency_" + key), "gauge",
+                     f"Latency {key} over the tracker's lifetime (quantiles within 1%).", "", base, v)
 
 
 def _le(bound: float) -> str:

@@ -185,8 +185,6 @@ class TensorBoardWriter:
             elif isinstance(snap, LatencySnapshot):
                 w.add_scalar(f"{name}/count", snap.count, step)
                 w.add_scalar(f"{name}/predictions", snap.predictions, step)
-                for q, v in snap.quantiles.items():
-                    w.add_scalar(f"{name}/p{_qname(q)}_seconds", v, step)
                 for key, v in snap.stats.items():
                     w.add_scalar(f"{name}/{key}", v, step)
             elif isinstance(snap, CurvesSnapshot):
@@ -199,11 +197,6 @@ class TensorBoardWriter:
                     _histogram(w, f"{name}/scores_negative{suffix}", edges, neg, step)
         self._since = 0
         self._last_time = time.monotonic()
-
-
-def _qname(q: float) -> str:
-    # 0.5 -> "50", 0.99 -> "99", 0.999 -> "99.9"
-    return f"{q * 100:g}"
 
 
 def pr_counts(pos, neg):
