@@ -53,23 +53,26 @@ def promtool_check_rules(path) -> subprocess.CompletedProcess:
 class PrometheusServer:
     """A real Prometheus on a loopback port scraping the given targets every ``interval``."""
 
-    def __init__(self, targets, workdir, interval="1s"):
+    def __init__(self, targets, workdir, interval="1s", rule_files=()):
         self.binary = require_binary("prometheus")
         self.workdir = Path(workdir)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.targets = list(targets)
         self.interval = interval
+        self.rule_files = [str(p) for p in rule_files]
         self.proc = None
         self._log = None
 
     def _config(self) -> str:
         targets = ", ".join(f'"{t}"' for t in self.targets)
+        rules = "".join(f'  - "{p}"\n' for p in self.rule_files)
         return (
             "global:\n"
             f"  scrape_interval: {self.interval}\n"
             f"  evaluation_interval: {self.interval}\n"
-            "scrape_configs:\n"
+            + (f"rule_files:\n{rules}" if rules else "")
+            + "scrape_configs:\n"
             "  - job_name: tallyml\n"
             f"    scrape_interval: {self.interval}\n"
             f"    scrape_timeout: {self.interval}\n"

@@ -264,6 +264,8 @@ _PERCENT = "_percent"
 # readings that only grow: exported as counters; readings that describe the reading itself: left out
 _CUMULATIVE = {"process_cpu_seconds": "process_cpu_seconds_total"}
 _SKIP = {"timestamp_seconds", "cpu_window_seconds", "nvml_index", "index"}
+# Prometheus reserves _count/_sum/_bucket for histograms and summaries
+_RENAME = {"cpu_count": "process_usable_cpus"}
 
 
 def _flatten_resources(snap: dict):
@@ -316,6 +318,9 @@ def _gpu_entries(d: dict, default_index=None):
 
 def _base_unit(name: str, value: float):
     """Prometheus wants base units: percentages become ratios."""
+    name = _RENAME.get(name, name)
+    if name.endswith(("_count", "_sum", "_bucket")):
+        name += "_value"
     if name.endswith(_PERCENT):
         return name[: -len(_PERCENT)] + "_ratio", value / 100.0
     return name, value

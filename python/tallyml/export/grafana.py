@@ -194,9 +194,9 @@ def dashboard(model: str, *, title=None, uid=None) -> dict:
     heat = {"type": "heatmap", "title": "Confusion matrix (dashboard range)",
             "description": "rows: true class, columns: predicted class",
             "targets": [_target(
-                "sum by (true_class, predicted_class) (increase("
+                "sum by (name, true_class, predicted_class) (increase("
                 f"tallyml_confusion_matrix_total{{{_Q}}}[$__range]))",
-                "{{true_class}}", "A", True, "table")],
+                "{{name}} {{true_class}}", "A", True, "table")],
             "fieldConfig": {"defaults": {"custom": {"hideFrom": {"legend": False, "tooltip": False,
                                                                  "viz": False}}}, "overrides": []},
             "options": {"calculate": False, "yAxis": {"axisLabel": "true class"},
@@ -220,8 +220,13 @@ def dashboard(model: str, *, title=None, uid=None) -> dict:
 
     # ---- resources
     lay.row("Resources")
+    lay.add(_timeseries("Process CPU (cores busy)", [
+        _target(f"sum by (name) (rate(tallyml_process_cpu_seconds_total{{{_R}}}[$__rate_interval]))",
+                "from CPU seconds {{name}}", "A"),
+        _target(f"tallyml_process_cpu_ratio{{{_R}}}", "sampler {{name}}", "B"),
+    ], unit="percentunit"), 6, 8)
     for title, metric, unit in _RESOURCE_PANELS:
-        lay.add(_timeseries(title, [_target(f"{metric}{{{_R}}}", _legend(metric))], unit=unit), 8, 8)
+        lay.add(_timeseries(title, [_target(f"{metric}{{{_R}}}", _legend(metric))], unit=unit), 6, 8)
 
     name = re.sub(r"[^a-zA-Z0-9_-]", "-", model)
     return {
@@ -246,7 +251,6 @@ def dashboard(model: str, *, title=None, uid=None) -> dict:
 
 # (title, metric, unit): the ResourceMonitor readings the dashboard plots
 _RESOURCE_PANELS = (
-    ("Process CPU", "tallyml_process_cpu_ratio", "percentunit"),
     ("Process memory (RSS)", "tallyml_process_rss_bytes", "bytes"),
     ("GPU utilisation", "tallyml_gpu_utilization_ratio", "percentunit"),
     ("GPU memory used", "tallyml_gpu_memory_used_bytes", "bytes"),

@@ -371,16 +371,15 @@ class PrometheusExporter:
     def _emit_resources(self, fams, base, s: ResourceSnapshot):
         for key, value in s.values.items():
             if key.endswith("_total"):
-                fams.add(_metric_name(key[: -len("_total")]), "counter",
-                         f"{key} read by a tallyml ResourceMonitor.", "_total", base, value)
+                fams.add(_metric_name(key[: -len("_total")]), "counter", _resource_help(key),
+                         "_total", base, value)
             else:
-                fams.add(_metric_name(key), "gauge", f"{key} read by a tallyml ResourceMonitor.",
-                         "", base, value)
+                fams.add(_metric_name(key), "gauge", _resource_help(key), "", base, value)
         for index, vals in s.gpus:
             labels = dict(base, gpu=str(index))
             for key, value in vals.items():
                 key = key if key.startswith("gpu_") else "gpu_" + key
-                fams.add(_metric_name(key), "gauge", f"{key} of one GPU read by a tallyml ResourceMonitor.",
+                fams.add(_metric_name(key), "gauge", _resource_help(key) + " (per GPU, CUDA order)",
                          "", labels, value)
 
     def _emit_latency(self, fams, base, s: LatencySnapshot):
@@ -396,6 +395,16 @@ class PrometheusExporter:
         for key, v in s.stats.items():
             fams.add(_metric_name("latency_" + key), "gauge",
                      f"Latency {key} over the tracker's lifetime (quantiles within 1%).", "", base, v)
+
+
+_UNITS = {"_ratio": "ratio", "_bytes": "bytes", "_seconds_total": "seconds, cumulative",
+          "_watts": "watts", "_celsius": "degrees Celsius"}
+
+
+def _resource_help(key: str) -> str:
+    unit = next((u for suffix, u in _UNITS.items() if key.endswith(suffix)), None)
+    what = key.replace("_", " ")
+    return f"Resource reading '{what}' from a tallyml ResourceMonitor" + (f" ({unit})." if unit else ".")
 
 
 def _le(bound: float) -> str:
