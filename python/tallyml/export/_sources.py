@@ -150,6 +150,7 @@ class MetricsSource:
         else:
             self.task = "binary"
         self.num_classes = 1 if self.task == "binary" else cm.shape[0]
+        self._last = None  # (state, values) of the previous read
 
     @staticmethod
     def _counts(state, m):
@@ -166,7 +167,12 @@ class MetricsSource:
     def _read(self, m, state) -> MetricsSnapshot:
         cm = self._counts(state, m)
         count = float(state.get("count", m.count))
-        values = _derived(m) if count else {}
+        # idle models are the common case in a fleet: recompute the gauges only on new counts
+        if self._last is not None and _same_state(self._last[0], state):
+            values = self._last[1]
+        else:
+            values = _derived(m) if count else {}
+            self._last = (state, values)
         if self.task == "multilabel":
             # (L, 2, 2) [[tn, fp], [fn, tp]] per label
             tp, fp, fn = cm[:, 1, 1], cm[:, 0, 1], cm[:, 1, 0]
@@ -182,6 +188,20 @@ class MetricsSource:
         return MetricsSnapshot(
             self.task, count, [str(i) for i in range(len(tp))], tp, fp, fn, cm, values, diag.sum()
         )
+
+
+def _same_state(a: dict, b: dict) -> bool:
+    if a.keys() != b.keys():
+        return False
+    for key, x in a.items():
+        y = b[key]
+        if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)
+                    and x.dtype == y.dtype and np.array_equal(x, y)):
+                return False
+        elif not (x == y or (x != x and y != y)):
+            return False
+    return True
 
 
 _VALUE_METHODS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "specificity",
