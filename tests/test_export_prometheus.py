@@ -213,7 +213,7 @@ def test_promtool_accepts_everything_including_escaped_labels(rng):
     assert r.stdout.strip() == "" and r.stderr.strip() == "", r.stdout + r.stderr  # no lint findings
     models = {dict(labels)["model"] for _, labels in samples(text)}
     assert models == {'we"ird\\mo\ndel'}
-    names = {dict(labels)["name"] for _, labels in samples(text)}
+    names = {dict(labels).get("name") for _, labels in samples(text)} - {None}
     assert names == {"bin", 'multi "class"', "labels", "latency"}
 
 
@@ -320,7 +320,7 @@ def test_untrack_removes_series():
     exp = PrometheusExporter(model="u")
     exp.track(tallyml.BinaryMetrics(backend=BACKEND), name="x")
     exp.untrack("x")
-    assert "tallyml_" not in exp.exposition()
+    assert all(dict(labels).get("name") != "x" for _, labels in samples(exp.exposition()))
 
 
 # ---------------------------------------------------------------------------------- serve / push
@@ -445,3 +445,44 @@ def test_import_is_lazy():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False"]
+
+
+class _FlakyTracker(LatencyTracker):
+    broken = False
+
+    def state_dict(self):
+        if type(self).broken:
+            raise RuntimeError("disk on fire")
+        return super().state_dict()
+
+
+def test_a_failing_object_is_left_out_and_counted(caplog):
+    exp = PrometheusExporter(model="flaky")
+    exp.track(tallyml.BinaryMetrics(backend=BACKEND), name="ok").update([1], [1])
+    exp.track(_FlakyTracker(), name="bad").record(0.1)
+    assert one(exp.exposition(), "tallyml_export_errors_total") == 0
+    _FlakyTracker.broken = True
+    try:
+        with caplog.at_level("WARNING", logger="tallyml.export"):
+            exp.exposition()
+            text = exp.exposition()
+    finally:
+        _FlakyTracker.broken = False
+    assert one(text, "tallyml_export_errors_total", model="flaky") == 2
+    assert one(text, "tallyml_predictions_total", name="ok") == 1
+    assert not series(text, "tallyml_latency_seconds_count")
+    assert len([r for r in caplog.records if "disk on fire" in r.getMessage()]) == 1  # logged once
+    r = promtool_check_metrics(text)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_missing_binaries_fail_under_ci(monkeypatch):
+    import _prometheus_server as ps
+
+    monkeypatch.setattr(ps.shutil, "which", lambda name: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="promtool not found.*CI=true"):
+        ps.require_binary("promtool")
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match="promtool not found"):
+        ps.require_binary("promtool")

@@ -53,8 +53,9 @@ class CurvesSnapshot:
     """Binned score histograms of a BinaryCurves (one curve) plus its scalar values."""
 
     values: dict
-    # per curve (name -> arrays): thresholds ascending, positives / negatives with score in bin
-    curves: dict = field(default_factory=dict)
+    count: float | None  # samples counted (sum of weights), when the object says
+    # curve name -> (bin lower edges ascending, positives per bin, negatives per bin)
+    curves: dict
 
 
 @dataclass
@@ -236,11 +237,21 @@ class CurvesSource:
 
     def __init__(self, obj):
         self._clone = _Clone(obj)
+        self._last = None
 
     def read(self) -> CurvesSnapshot:
         return self._clone.read(self._read)
 
-    def _read(self, c, _state) -> CurvesSnapshot:
+    def _read(self, c, state) -> CurvesSnapshot:
+        if self._last is not None and _same_state(self._last[0], state):
+            values = self._last[1]
+        else:
+            values = self._values(c)
+            self._last = (state, values)
+        count = _scalar(getattr(c, "total_weight", None))
+        return CurvesSnapshot(values, count, _binned_counts(c))
+
+    def _values(self, c) -> dict:
         values = {}
         for key in self._VALUES:
             fn = getattr(c, key, None)
@@ -252,32 +263,34 @@ class CurvesSource:
                 v = math.nan
             if v is not None:
                 values[key] = v
-        curves = {}
-        hist = _binned_counts(c)
-        if hist is not None:
-            curves["scores"] = hist
-        return CurvesSnapshot(values, curves)
+        return values
 
 
-def _binned_counts(c):
-    """(thresholds, positives, negatives) from a curves object's binned histograms, or None.
+def _binned_counts(c) -> dict:
+    """Binned score histograms of a curves object: ``{curve: (lower_edges, positives,
+    negatives)}``; ``"scores"`` for a binary object, ``"class<k>"`` per class/label for
+    one-vs-rest multiclass and multilabel objects (one-vs-one pairs are left out).
 
-    Extension point: the curves classes expose their bins as ``bin_edges`` plus ``pos_hist`` /
-    ``neg_hist`` (or a ``binned_counts()`` method returning the three arrays)."""
+    Read from ``edges()`` (bin lower edges, ascending) and ``hist`` ((nb, 2) or (K, nb, 2),
+    [..., 0] negatives, [..., 1] positives), the layout of tallyml's curves classes; another
+    object can offer ``binned_counts()`` returning (edges, positives, negatives) instead."""
     getter = getattr(c, "binned_counts", None)
     if callable(getter):
         edges, pos, neg = getter()
-    else:
-        edges = getattr(c, "bin_edges", None)
-        pos = getattr(c, "pos_hist", None)
-        neg = getattr(c, "neg_hist", None)
-        if edges is None or pos is None or neg is None:
-            return None
-    pos = np.asarray(pos, dtype=np.float64)
-    neg = np.asarray(neg, dtype=np.float64)
-    if pos.ndim != 1:
-        return None
-    return np.asarray(edges, dtype=np.float64), pos, neg
+        return {"scores": (np.asarray(edges, dtype=np.float64), np.asarray(pos, dtype=np.float64),
+                           np.asarray(neg, dtype=np.float64))}
+    edges = getattr(c, "edges", None)
+    hist = getattr(c, "hist", None)
+    if edges is None or not isinstance(hist, np.ndarray):
+        return {}
+    edges = np.asarray(edges() if callable(edges) else edges, dtype=np.float64)
+    hist = hist.astype(np.float64)
+    nb = edges.size
+    if hist.ndim == 2 and hist.shape == (nb, 2):
+        return {"scores": (edges, hist[:, 1], hist[:, 0])}
+    if hist.ndim == 3 and hist.shape[1:] == (nb, 2):
+        return {f"class{k}": (edges, hist[k, :, 1], hist[k, :, 0]) for k in range(hist.shape[0])}
+    return {}
 
 
 _PERCENT = "_percent"

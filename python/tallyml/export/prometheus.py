@@ -30,6 +30,7 @@ prometheus_client is imported only when an exporter is created.
 from __future__ import annotations
 
 import errno
+import logging
 import math
 import re
 import threading
@@ -50,6 +51,7 @@ from ._sources import (
 
 __all__ = ["PrometheusExporter", "ServerHandle", "CardinalityWarning"]
 
+_log = logging.getLogger("tallyml.export")
 _NAME_OK = re.compile(r"[^a-zA-Z0-9_]")
 
 _HELP = {
@@ -236,6 +238,8 @@ class PrometheusExporter:
         self._labels = {"model": model} if version is None else {"model": model, "version": version}
         self._lock = threading.Lock()
         self._tracked: dict = {}
+        self._errors = 0
+        self._failed: set = set()
         self._hub = _hub_for(registry)
         self._hub.add(self)
 
@@ -328,15 +332,32 @@ class PrometheusExporter:
             tracked = list(self._tracked.values())
         for t in tracked:
             base = dict(self._labels, name=t.name)
-            snap = t.source.read()
+            try:
+                snap = t.source.read()
+            except Exception as e:  # noqa: BLE001 - one broken object must not fail the scrape
+                self._note_error(t.name, e)
+                continue
             if isinstance(snap, MetricsSnapshot):
                 self._emit_metrics(fams, base, t, snap)
             elif isinstance(snap, CurvesSnapshot):
+                if snap.count is not None:
+                    fams.add("tallyml_predictions", "counter", _HELP["predictions"], "_total",
+                             base, snap.count)
                 self._emit_gauges(fams, base, snap.values)
             elif isinstance(snap, ResourceSnapshot):
                 self._emit_resources(fams, base, snap)
             elif isinstance(snap, LatencySnapshot):
                 self._emit_latency(fams, base, snap)
+        self._emit_errors(fams)  # after the reads, so this scrape's failures are counted
+
+    def _note_error(self, name, exc):
+        with self._lock:
+            self._errors += 1
+            first = name not in self._failed
+            self._failed.add(name)
+        if first:  # once per object: a scrape every few seconds must not flood the log
+            _log.warning("tallyml exporter (model=%r): reading %r failed: %r; its series are "
+                         "left out of scrapes while it fails", self.model, name, exc)
 
     @staticmethod
     def _emit_gauges(fams, base, values, skip=()):
@@ -346,6 +367,11 @@ class PrometheusExporter:
             family = _metric_name(key)
             fams.add(family, "gauge", f"{key} computed by tallyml from the counts (lifetime value).",
                      "", base, value)
+
+    def _emit_errors(self, fams):
+        fams.add("tallyml_export_errors", "counter",
+                 "Reads of tracked objects that failed during scrapes (their series were left out).",
+                 "_total", self._labels, self._errors)
 
     def _emit_metrics(self, fams, base, t, s: MetricsSnapshot):
         fams.add("tallyml_predictions", "counter", _HELP["predictions"], "_total", base, s.count)

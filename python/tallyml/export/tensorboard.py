@@ -79,10 +79,16 @@ class TensorBoardWriter:
         With both given, whichever comes first; ``every_n=None`` and ``every_seconds=T`` is
         time-based only.
     flush_secs : how often tensorboardX flushes to disk.
+    max_curve_bins : curves' bins are merged down to at most this many for PR curves and
+        histograms (at the kept thresholds the counts stay exact).
     """
 
-    def __init__(self, logdir, *, every_n=1, every_seconds=None, flush_secs=10):
+    def __init__(self, logdir, *, every_n=1, every_seconds=None, flush_secs=10,
+                 max_curve_bins=201):
         every_n = _positive("every_n", every_n, int)
+        self.max_curve_bins = _positive("max_curve_bins", max_curve_bins, int)
+        if self.max_curve_bins < 2:
+            raise ValueError(f"max_curve_bins must be at least 2; got {max_curve_bins!r}")
         every_seconds = _positive("every_seconds", every_seconds, float)
         flush_secs = _positive("flush_secs", flush_secs, float)
         if every_n is None and every_seconds is None:
@@ -192,11 +198,28 @@ class TensorBoardWriter:
                     w.add_scalar(f"{name}/{key}", v, step)
                 for curve, (edges, pos, neg) in snap.curves.items():
                     suffix = "" if curve == "scores" else f"_{curve}"
+                    edges, pos, neg = coarsen(edges, pos, neg, self.max_curve_bins)
                     _pr_curve(w, f"{name}/pr_curve{suffix}", edges, pos, neg, step)
                     _histogram(w, f"{name}/scores_positive{suffix}", edges, pos, step)
                     _histogram(w, f"{name}/scores_negative{suffix}", edges, neg, step)
         self._since = 0
         self._last_time = time.monotonic()
+
+
+def coarsen(edges, pos, neg, max_bins):
+    """Merge adjacent bins so at most ``max_bins`` remain, keeping as new lower edges the
+    original edges nearest to an even grid over [edges[0], edges[-1]]: counts at the kept
+    thresholds stay exact (a curves object may hold thousands of bins; TensorBoard draws
+    a few hundred points)."""
+    edges = np.asarray(edges, dtype=np.float64)
+    if edges.size <= max_bins:
+        return edges, np.asarray(pos, dtype=np.float64), np.asarray(neg, dtype=np.float64)
+    grid = np.linspace(edges[0], edges[-1], max_bins)
+    keep = np.unique(np.clip(np.searchsorted(edges, grid), 0, edges.size - 1))
+    keep[0] = 0  # the first bin must start at the first edge, so nothing is dropped
+    keep = np.unique(keep)
+    return (edges[keep], np.add.reduceat(np.asarray(pos, dtype=np.float64), keep),
+            np.add.reduceat(np.asarray(neg, dtype=np.float64), keep))
 
 
 def pr_counts(pos, neg):
