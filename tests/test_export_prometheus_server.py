@@ -39,6 +39,8 @@ class Replica:
         self.bin = self.exp.track(tallyml.BinaryMetrics(backend=BACKEND), name="bin")
         self.mc = self.exp.track(tallyml.MulticlassMetrics(K, backend=BACKEND), name="mc")
         self.ml = self.exp.track(tallyml.MultilabelMetrics(3, backend=BACKEND), name="ml")
+        # 5 classes; targets never 3, predictions never 4: zero_division cases in every window
+        self.gap = self.exp.track(tallyml.MulticlassMetrics(5, backend=BACKEND), name="gap")
         self.lat = self.exp.track(LatencyTracker(), name="predict")
         self.res = self.exp.track(ResourceMonitor(interval=0.5), name="resources")
         self.handle = None
@@ -50,6 +52,7 @@ class Replica:
         t = r.integers(0, K, n)
         self.mc.update(t, np.where(r.random(n) < 0.7, t, r.integers(0, K, n)))
         self.ml.update(r.integers(0, 2, (n, 3)), r.random((n, 3)))
+        self.gap.update(np.array([0, 1, 2, 4])[r.integers(0, 4, n)], r.integers(0, 4, n))
         self.lat.record_many(r.lognormal(-6, 1, 8), n=8)
 
 
@@ -226,6 +229,47 @@ def test_every_dashboard_query_returns_data(fleet):
         body = server.api(f"label/{m.group(2)}/values", **{"match[]": match})
         assert body["status"] == "success" and body["data"], (var["name"], body)
     assert MODEL in server.api("label/model/values")["data"]
+
+
+def _lifetime(expr):
+    """The expression over the counters' lifetime: increase(x[w]) -> x."""
+    return re.sub(r"increase\((tallyml_\w+\{[^}]*\})\[[^\]]+\]\)", r"\1", expr)
+
+
+def _panel(dash, title):
+    for p in dash["panels"]:
+        if p["title"].startswith(title):
+            return {t["refId"]: t["expr"] for t in p["targets"]}
+    raise KeyError(title)
+
+
+def test_dashboard_quality_formulas_equal_tallyml(fleet):
+    # the dashboard's windowed formulas, evaluated over the whole stream, give tallyml's
+    # (sklearn's) values, including classes only in targets or only in predictions
+    server = fleet["server"]
+    dash = dashboard(MODEL)
+    macro = _panel(dash, "Macro precision")
+    micro = _panel(dash, "Micro precision")
+    accuracy = _panel(dash, "Accuracy")["A"]
+    with fleet["paused"]():
+        for i, r in enumerate(fleet["replicas"]):
+            inst = f"127.0.0.1:{r.handle.port}"
+
+            def value(expr, name):
+                q = _concrete(_lifetime(expr), MODEL).replace(
+                    'name=~".*"', f'name="{name}",instance="{inst}"')
+                (res,) = server.query(q)
+                return float(res["value"][1])
+
+            for name, m in (("mc", r.mc), ("gap", r.gap), ("bin", r.bin)):
+                avg = "binary" if name == "bin" else "macro"
+                for ref, key in (("A", "precision"), ("B", "recall"), ("C", "f1")):
+                    expected = getattr(m, key)(average=avg, zero_division=0)
+                    assert value(macro[ref], name) == pytest.approx(expected, rel=1e-12), (name, key)
+                    if name != "bin":
+                        expected = getattr(m, key)(average="micro", zero_division=0)
+                        assert value(micro[ref], name) == pytest.approx(expected, rel=1e-12), (name, key)
+                assert value(accuracy, name) == pytest.approx(m.accuracy(), rel=1e-12)
 
 
 def test_recording_rules_pass_promtool_and_evaluate(fleet):

@@ -35,11 +35,16 @@ def _ratio(num: str, den: str) -> str:
 
 
 def _class_quality(window: str, by: str):
+    """Per-class precision, recall, F1 and support over ``window``, with scikit-learn's
+    zero_division=0 semantics for the classes present in the window: a class seen only in
+    targets has precision 0, one seen only in predictions recall 0; classes absent from both
+    are left out (sklearn's default label set), so macro averages match sklearn's."""
     tp = _inc("tallyml_true_positives_total", by, window)
     fp = _inc("tallyml_false_positives_total", by, window)
     fn = _inc("tallyml_false_negatives_total", by, window)
-    precision = _ratio(tp, f"{tp} + {fp}")
-    recall = _ratio(tp, f"{tp} + {fn}")
+    seen_as_zero = f"(({tp} + {fp} + {fn}) > 0) * 0"
+    precision = f"({_ratio(tp, f'{tp} + {fp}')}) or {seen_as_zero}"
+    recall = f"({_ratio(tp, f'{tp} + {fn}')}) or {seen_as_zero}"
     f1 = _ratio(f"2 * {tp}", f"2 * {tp} + {fp} + {fn}")
     support = f"{tp} + {fn}"
     return precision, recall, f1, support
