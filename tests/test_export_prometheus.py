@@ -486,3 +486,15 @@ def test_missing_binaries_fail_under_ci(monkeypatch):
     monkeypatch.setenv("CI", "false")
     with pytest.raises(pytest.skip.Exception, match="promtool not found"):
         ps.require_binary("promtool")
+
+
+def test_dropped_exporter_and_registry_are_collected():
+    import gc
+    import weakref
+
+    exp = PrometheusExporter(model="gc")
+    exp.track(tallyml.BinaryMetrics(backend=BACKEND), name="b")
+    refs = [weakref.ref(exp), weakref.ref(exp.registry)]
+    del exp
+    gc.collect()
+    assert [r() for r in refs] == [None, None]

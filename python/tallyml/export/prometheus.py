@@ -35,7 +35,6 @@ import math
 import re
 import threading
 import warnings
-import weakref
 
 import numpy as np
 
@@ -147,16 +146,18 @@ class _Hub:
         return list(fams.metrics())
 
 
-_hubs: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _hubs_lock = threading.Lock()
 
 
 def _hub_for(registry) -> _Hub:
+    # kept on the registry itself: a side table keyed by registry would keep every registry
+    # (and its exporters) alive, since the hub refers back to them
     with _hubs_lock:
-        hub = _hubs.get(registry)
+        hub = getattr(registry, "_tallyml_hub", None)
         if hub is None:
-            hub = _hubs[registry] = _Hub()
+            hub = _Hub()
             registry.register(hub)
+            registry._tallyml_hub = hub
         return hub
 
 
@@ -217,7 +218,10 @@ class PrometheusExporter:
         for arg, value in (("max_classes", max_classes), ("max_confusion_cells", max_confusion_cells)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{arg} must be a positive integer; got {value!r}")
-        buckets = np.asarray(latency_buckets, dtype=np.float64)
+        try:
+            buckets = np.asarray(latency_buckets, dtype=np.float64)
+        except (TypeError, ValueError):
+            buckets = np.empty(0)
         if buckets.ndim != 1 or buckets.size == 0 or not np.all(np.isfinite(buckets)) or \
                 np.any(buckets <= 0) or np.any(np.diff(buckets) <= 0):
             raise ValueError(
@@ -251,10 +255,11 @@ class PrometheusExporter:
     def track(self, obj, name=None):
         """Export ``obj`` (a metric, curves object, ResourceMonitor or LatencyTracker) under
         ``name`` (default: its kind). Returns ``obj``, so ``m = exp.track(BinaryMetrics())``."""
+        if name is not None:
+            _check_label(name, "name")
         source = make_source(obj, latency_buckets=self._buckets)
         if name is None:
             name = source.kind
-        _check_label(name, "name")
         aggregate = confusion = False
         if source.kind == "metrics":
             k = source.num_classes
