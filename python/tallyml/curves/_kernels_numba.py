@@ -314,6 +314,76 @@ def average_precision_from_counts(fps, tps):
     return ap
 
 
+@njit(nogil=True, cache=True)
+def split_by_class(y_pos, scores):
+    """One pass: positives' scores to the front of a new buffer, negatives' to the back.
+    Returns (buffer, number of positives)."""
+    n = scores.shape[0]
+    buf = np.empty(n, scores.dtype)
+    lo = 0
+    hi = n
+    for i in range(n):
+        if y_pos[i]:
+            buf[lo] = scores[i]
+            lo += 1
+        else:
+            hi -= 1
+            buf[hi] = scores[i]
+    return buf, lo
+
+
+@njit(nogil=True, cache=True)
+def auc_from_sorted(pos, neg):
+    """Twice the ROC area times P * N, from the two ascending runs: each positive scores 2 per
+    smaller negative and 1 per tied negative (the trapezoid rule on ties). Integer, exact."""
+    n_pos = pos.shape[0]
+    n_neg = neg.shape[0]
+    j = 0
+    area2 = 0
+    i = 0
+    while i < n_pos:
+        v = pos[i]
+        run = 0
+        while i < n_pos and pos[i] == v:
+            run += 1
+            i += 1
+        while j < n_neg and neg[j] < v:
+            j += 1
+        k = j
+        while k < n_neg and neg[k] == v:
+            k += 1
+        area2 += run * (2 * j + (k - j))
+    return area2
+
+
+@njit(nogil=True, cache=True)
+def ap_from_sorted(pos, neg):
+    """sklearn's average precision from the two ascending runs, walking down the distinct
+    scores without materialising the curve."""
+    i = pos.shape[0] - 1
+    j = neg.shape[0] - 1
+    total = float(pos.shape[0])
+    tp = 0.0
+    fp = 0.0
+    ap = 0.0
+    while i >= 0:
+        if j < 0 or pos[i] >= neg[j]:
+            v = pos[i]
+        else:
+            v = neg[j]
+        d = 0.0
+        while i >= 0 and pos[i] == v:
+            d += 1.0
+            i -= 1
+        while j >= 0 and neg[j] == v:
+            fp += 1.0
+            j -= 1
+        if d != 0.0:
+            tp += d
+            ap += (d / total) * (tp / (tp + fp))
+    return ap
+
+
 # ---------------------------------------------------------------------------- top-k
 
 

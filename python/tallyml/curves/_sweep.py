@@ -45,9 +45,7 @@ def clf_counts(y_pos, scores, weight=None):
     if scores.dtype not in (np.float32, np.float64):
         scores = scores.astype(np.float64)
     if weight is None:
-        pos = np.sort(scores[y_pos])
-        neg = np.sort(scores[~y_pos])
-        return k.merge_sorted_counts(pos, neg)
+        return k.merge_sorted_counts(*_split_sorted(y_pos, scores))
     n = scores.shape[0]
     if scores.dtype == np.float32 and n < 2**32:
         packed = (_f32_order_keys(scores).astype(np.uint64) << np.uint64(32)) | np.arange(
@@ -58,3 +56,27 @@ def clf_counts(y_pos, scores, weight=None):
     else:
         order = np.argsort(scores, kind="stable")
     return k.sorted_weighted_counts(scores[order], y_pos[order], weight[order])
+
+
+def _split_sorted(y_pos, scores):
+    """Each class's scores, ascending, as two views of one buffer (sorted in place)."""
+    if scores.dtype not in (np.float32, np.float64):
+        scores = scores.astype(np.float64)
+    buf, n_pos = _kernels().split_by_class(y_pos, scores)
+    pos, neg = buf[:n_pos], buf[n_pos:]
+    pos.sort()
+    neg.sort()
+    return pos, neg
+
+
+def auc_unweighted(y_pos, scores):
+    """Exact ROC AUC of an unweighted binary problem with both classes present."""
+    pos, neg = _split_sorted(y_pos, scores)
+    area2 = _kernels().auc_from_sorted(pos, neg)
+    return float(area2 / (2.0 * pos.shape[0] * neg.shape[0]))
+
+
+def ap_unweighted(y_pos, scores):
+    """sklearn's average precision of an unweighted binary problem with positives present."""
+    pos, neg = _split_sorted(y_pos, scores)
+    return float(_kernels().ap_from_sorted(pos, neg))

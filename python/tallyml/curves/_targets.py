@@ -53,13 +53,27 @@ def same_length(*pairs):
         raise ValueError(f"inconsistent numbers of samples ({desc})")
 
 
+def unique_small(y):
+    """np.unique(y), with a fast path for numeric targets of at most two values (min and max
+    in two vectorised passes instead of a hash or a sort of the whole array)."""
+    y = np.asarray(y)
+    if y.dtype.kind in "biuf" and y.size:
+        flat = y.reshape(-1)
+        lo, hi = flat.min(), flat.max()
+        if lo == hi:
+            return np.asarray([lo])
+        if y.dtype.kind == "b" or not ((flat != lo) & (flat != hi)).any():
+            return np.asarray([lo, hi])
+    return np.unique(y)
+
+
 def type_of_target(y):
     """scikit-learn's target types, for the cases the curve functions meet."""
     y = np.asarray(y)
     if y.ndim > 2 or y.size == 0 and y.ndim != 1:
         return "unknown"
     if y.ndim == 2 and y.shape[1] > 1:
-        if y.dtype.kind in "biuf" and np.isin(np.unique(y), [0, 1]).all():
+        if y.dtype.kind in "biuf" and np.isin(unique_small(y), [0, 1]).all():
             return "multilabel-indicator"
         if y.dtype.kind == "f" and np.any(y != y.astype(np.int64)):
             return "continuous-multioutput"
@@ -73,7 +87,7 @@ def type_of_target(y):
             return "continuous"
     if y.dtype == object and any(isinstance(v, (list, tuple, np.ndarray)) for v in y[:1]):
         return "unknown"
-    k = np.unique(y).shape[0]
+    k = unique_small(y).shape[0]
     return "multiclass" if k > 2 else "binary"
 
 
@@ -81,7 +95,7 @@ def check_pos_label(pos_label, y_true):
     """sklearn's _check_pos_label_consistency: None means 1 when the classes are {0, 1},
     {-1, 1} or one of them alone; otherwise pos_label is required."""
     if pos_label is None:
-        classes = np.unique(y_true)
+        classes = unique_small(y_true)
         ok = classes.dtype.kind not in "OUS" and classes.shape[0] <= 2 and any(
             classes.shape[0] == len(c) and np.array_equal(classes, c)
             for c in ([0, 1], [-1, 1], [0], [-1], [1])

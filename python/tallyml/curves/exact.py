@@ -21,6 +21,7 @@ from ._targets import (
     float_scores,
     same_length,
     type_of_target,
+    unique_small,
     weights,
 )
 
@@ -42,6 +43,12 @@ __all__ = [
 
 def _counts(y_true, y_score, pos_label, sample_weight):
     """sklearn's confusion_matrix_at_thresholds -> (fps, tps, thresholds)."""
+    y_pos, y_score, w = _binary_inputs(y_true, y_score, pos_label, sample_weight, True)
+    return _sweep.clf_counts(y_pos, y_score, w)
+
+
+def _binary_inputs(y_true, y_score, pos_label, sample_weight, with_weight=False):
+    """Checked (y_pos, y_score[, weight]) of a binary sweep."""
     y_type = type_of_target(y_true)
     if not (y_type == "binary" or (y_type == "multiclass" and pos_label is not None)):
         raise ValueError(f"{y_type} format is not supported")
@@ -51,7 +58,7 @@ def _counts(y_true, y_score, pos_label, sample_weight):
     w = weights(sample_weight, y_true.shape[0])
     pos_label = check_pos_label(pos_label, y_true)
     y_pos = np.asarray(y_true == pos_label, dtype=bool)
-    return _sweep.clf_counts(y_pos, y_score, w)
+    return (y_pos, y_score, w) if with_weight else (y_pos, y_score)
 
 
 def _keep_corners(a, b):
@@ -160,9 +167,11 @@ def _auc_from_counts(fps, tps):
     return float(np.dot(f, t) / (2.0 * fps[-1] * tps[-1]))
 
 
-def _binary_roc_auc(y_true, y_score, sample_weight=None, max_fpr=None):
+def _binary_roc_auc(y_true, y_score, sample_weight=None, max_fpr=None, two_classes=None):
     """sklearn's _binary_roc_auc_score on a 0/1 (or bool) target column."""
-    if len(np.unique(y_true)) != 2:
+    if two_classes is None:
+        two_classes = len(unique_small(y_true)) == 2
+    if not two_classes:
         warnings.warn(
             "Only one class is present in y_true. ROC AUC score is not defined in that case.",
             UndefinedMetricWarning,
@@ -171,6 +180,8 @@ def _binary_roc_auc(y_true, y_score, sample_weight=None, max_fpr=None):
         return np.nan
     y_pos = np.asarray(y_true, dtype=bool) if y_true.dtype == bool else (y_true == 1)
     y_score = float_scores(y_score, "y_score", ndim=1)
+    if sample_weight is None and (max_fpr is None or max_fpr == 1):
+        return _sweep.auc_unweighted(y_pos, y_score)
     fps, tps, thr = _sweep.clf_counts(y_pos, y_score, sample_weight)
     if fps[-1] <= 0 or tps[-1] <= 0:  # one class left after dropping zero weights
         fpr, tpr, _ = _roc_from_counts(fps, tps, thr)
@@ -197,6 +208,10 @@ def _trapezoid(x, y):
 
 def _binary_ap(y_true, y_score, pos_label=1, sample_weight=None):
     """sklearn's step integral of the precision-recall curve."""
+    if sample_weight is None:
+        y_pos, y_score = _binary_inputs(y_true, y_score, pos_label, None)
+        if y_pos.any():
+            return max(0.0, _sweep.ap_unweighted(y_pos, y_score))
     fps, tps, _ = _counts(y_true, y_score, pos_label, sample_weight)
     if tps[-1] == 0:
         warnings.warn(
@@ -306,15 +321,15 @@ def roc_auc_score(y_true, y_score, *, average="macro", sample_weight=None, max_f
                                    average, w)
     if y_type == "binary":
         y_true = column(y_true, "y_true")
-        classes = np.unique(y_true)
+        classes = unique_small(y_true)
         y_bin = (y_true == classes[-1]) if len(classes) == 2 else np.zeros(len(y_true), bool)
-        y_bin = y_bin.astype(np.int64)
         if y_score.ndim == 2 and y_score.shape[1] == 1:
             y_score = y_score[:, 0]
         if y_score.ndim != 1:
             raise ValueError(f"y_score must be 1-D for a binary y_true; got shape {y_score.shape}")
         same_length(("y_true", y_true), ("y_score", y_score), ("sample_weight", w))
-        return _binary_roc_auc(y_bin, y_score, weights(w, len(y_true)), max_fpr)
+        return _binary_roc_auc(y_bin, y_score, weights(w, len(y_true)), max_fpr,
+                               len(classes) == 2)
     if y_type != "multilabel-indicator":
         raise ValueError(f"{y_type} format is not supported")
     return _average_binary_score(
@@ -387,7 +402,7 @@ def average_precision_score(y_true, y_score, *, average="macro", pos_label=1, sa
     """Average precision (sklearn.metrics.average_precision_score)."""
     y_type = type_of_target(y_true)
     y_true = np.asarray(y_true)
-    present = np.unique(y_true)
+    present = unique_small(y_true)
     w = None if sample_weight is None else column(sample_weight, "sample_weight", dtype=np.float64)
     if y_type == "binary":
         if present.shape[0] == 2 and pos_label not in present.tolist():
