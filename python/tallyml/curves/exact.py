@@ -14,6 +14,7 @@ from itertools import combinations
 import numpy as np
 
 from .._errors import TallymlWarning, UndefinedMetricWarning
+from . import _formulas as _f
 from . import _sweep
 from ._targets import (
     check_pos_label,
@@ -61,16 +62,7 @@ def _binary_inputs(y_true, y_score, pos_label, sample_weight, with_weight=False)
     return (y_pos, y_score, w) if with_weight else (y_pos, y_score)
 
 
-def _keep_corners(a, b):
-    """Indices kept by sklearn's drop_intermediate: first, last, and points where a or b has a
-    nonzero second difference."""
-    mid = np.logical_or(np.diff(a, 2), np.diff(b, 2))
-    return np.flatnonzero(np.concatenate([[True], mid, [True]]))
-
-
-def _keep_tp_changes(tps):
-    mid = np.logical_or(np.diff(tps[:-1]), np.diff(tps[1:]))
-    return np.flatnonzero(np.concatenate([[True], mid, [True]]))
+_keep_tp_changes = _f.keep_tp_changes
 
 
 def roc_curve(y_true, y_score, *, pos_label=None, sample_weight=None, drop_intermediate=True):
@@ -80,57 +72,14 @@ def roc_curve(y_true, y_score, *, pos_label=None, sample_weight=None, drop_inter
 
 
 def _roc_from_counts(fps, tps, thr, drop_intermediate=True):
-    if drop_intermediate and fps.shape[0] > 2:
-        keep = _keep_corners(fps, tps)
-        fps, tps, thr = fps[keep], tps[keep], thr[keep]
-    tps = np.concatenate([[0.0], tps])
-    fps = np.concatenate([[0.0], fps])
-    thr = np.concatenate([[np.inf], thr.astype(np.float64)])
-    if fps[-1] <= 0:
-        warnings.warn(
-            "No negative samples in y_true, false positive value should be meaningless",
-            UndefinedMetricWarning,
-            stacklevel=3,
-        )
-        fpr = np.full(fps.shape, np.nan)
-    else:
-        fpr = fps / fps[-1]
-    if tps[-1] <= 0:
-        warnings.warn(
-            "No positive samples in y_true, true positive value should be meaningless",
-            UndefinedMetricWarning,
-            stacklevel=3,
-        )
-        tpr = np.full(tps.shape, np.nan)
-    else:
-        tpr = tps / tps[-1]
-    return fpr, tpr, thr
+    return _f.roc_from_counts(fps, tps, thr, drop_intermediate, stacklevel=4)
 
 
 def precision_recall_curve(y_true, y_score, *, pos_label=None, sample_weight=None,
                            drop_intermediate=False):
     """Precision-recall pairs (sklearn.metrics.precision_recall_curve)."""
     fps, tps, thr = _counts(y_true, y_score, pos_label, sample_weight)
-    if drop_intermediate and fps.shape[0] > 2:
-        keep = _keep_tp_changes(tps)
-        fps, tps, thr = fps[keep], tps[keep], thr[keep]
-    ps = tps + fps
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(ps != 0, tps / ps, 0.0)
-    if tps[-1] == 0:
-        warnings.warn(
-            "No positive class found in y_true, recall is set to one for all thresholds.",
-            TallymlWarning,
-            stacklevel=2,
-        )
-        recall = np.ones(tps.shape)
-    else:
-        recall = tps / tps[-1]
-    return (
-        np.concatenate([precision[::-1], [1.0]]),
-        np.concatenate([recall[::-1], [0.0]]),
-        thr[::-1].astype(np.float64),
-    )
+    return _f.pr_from_counts(fps, tps, thr, drop_intermediate, stacklevel=4)
 
 
 def det_curve(y_true, y_score, pos_label=None, sample_weight=None, drop_intermediate=False):
@@ -159,14 +108,6 @@ def det_curve(y_true, y_score, pos_label=None, sample_weight=None, drop_intermed
 # ---------------------------------------------------------------------------- binary scores
 
 
-def _auc_from_counts(fps, tps):
-    """Trapezoidal area under the full ROC curve (equal to sklearn's auc on the
-    drop_intermediate curve: dropped points are collinear)."""
-    f = np.diff(fps, prepend=0.0)
-    t = tps + np.concatenate([[0.0], tps[:-1]])
-    return float(np.dot(f, t) / (2.0 * fps[-1] * tps[-1]))
-
-
 def _binary_roc_auc(y_true, y_score, sample_weight=None, max_fpr=None, two_classes=None):
     """sklearn's _binary_roc_auc_score on a 0/1 (or bool) target column."""
     if two_classes is None:
@@ -187,19 +128,11 @@ def _binary_roc_auc(y_true, y_score, sample_weight=None, max_fpr=None, two_class
         fpr, tpr, _ = _roc_from_counts(fps, tps, thr)
         return _trapezoid(fpr, tpr)
     if max_fpr is None or max_fpr == 1:
-        return _auc_from_counts(fps, tps)
+        return _f.auc_from_counts(fps, tps)
     if max_fpr <= 0 or max_fpr > 1:
         raise ValueError(f"Expected max_fpr in range (0, 1], got: {max_fpr!r}")
     fpr, tpr, _ = _roc_from_counts(fps, tps, thr)
-    stop = np.searchsorted(fpr, max_fpr, "right")
-    x_interp = [fpr[stop - 1], fpr[stop]]
-    y_interp = [tpr[stop - 1], tpr[stop]]
-    tpr = np.append(tpr[:stop], np.interp(max_fpr, x_interp, y_interp))
-    fpr = np.append(fpr[:stop], max_fpr)
-    partial_auc = _trapezoid(fpr, tpr)
-    min_area = 0.5 * max_fpr**2
-    max_area = max_fpr
-    return 0.5 * (1 + (partial_auc - min_area) / (max_area - min_area))
+    return _f.partial_auc(fpr, tpr, max_fpr)
 
 
 def _trapezoid(x, y):
