@@ -498,3 +498,29 @@ def test_dropped_exporter_and_registry_are_collected():
     del exp
     gc.collect()
     assert [r() for r in refs] == [None, None]
+
+
+def test_curves_gauges_equal_the_object_and_sklearn(rng):
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from tallyml.curves import BinaryCurves, MulticlassCurves
+
+    y = rng.integers(0, 2, 4000)
+    s = np.clip(rng.normal(0.4 + 0.2 * y, 0.2), 0, 1)
+    exp = PrometheusExporter(model="cur")
+    c = exp.track(BinaryCurves(backend=BACKEND), name="scores")
+    mc = exp.track(MulticlassCurves(3, backend=BACKEND), name="multi")
+    feed(c, y, s)
+    t = rng.integers(0, 3, 600)
+    p = rng.dirichlet(np.ones(3), 600)
+    mc.update(t, p)
+    text = exp.exposition()
+    auc = one(text, "tallyml_roc_auc", name="scores")
+    assert auc == c.roc_auc()
+    assert auc == pytest.approx(roc_auc_score(y, s), abs=1e-3)  # the documented binning bound
+    assert one(text, "tallyml_average_precision", name="scores") == pytest.approx(
+        average_precision_score(y, s), abs=1e-3)
+    assert one(text, "tallyml_roc_auc", name="multi") == mc.roc_auc()
+    assert one(text, "tallyml_predictions_total", name="scores") == len(y)
+    r = promtool_check_metrics(text)
+    assert r.returncode == 0, r.stdout + r.stderr

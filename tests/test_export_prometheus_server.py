@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import tallyml
+from tallyml.curves import BinaryCurves
 from tallyml.export import PrometheusExporter
 from tallyml.export.grafana import dashboard, expressions, recording_rules
 from tallyml.monitoring import LatencyTracker, ResourceMonitor
@@ -41,6 +42,7 @@ class Replica:
         self.ml = self.exp.track(tallyml.MultilabelMetrics(3, backend=BACKEND), name="ml")
         # 5 classes; targets never 3, predictions never 4: zero_division cases in every window
         self.gap = self.exp.track(tallyml.MulticlassMetrics(5, backend=BACKEND), name="gap")
+        self.cur = self.exp.track(BinaryCurves(backend=BACKEND), name="scores")
         self.lat = self.exp.track(LatencyTracker(), name="predict")
         self.res = self.exp.track(ResourceMonitor(interval=0.5), name="resources")
         self.handle = None
@@ -48,7 +50,9 @@ class Replica:
     def step(self, n=64):
         r = self.rng
         y = r.integers(0, 2, n)
-        self.bin.update(y, np.clip(y * 0.3 + r.random(n) * 0.7, 0, 1))
+        score = np.clip(y * 0.3 + r.random(n) * 0.7, 0, 1)
+        self.bin.update(y, score)
+        self.cur.update(y, score)
         t = r.integers(0, K, n)
         self.mc.update(t, np.where(r.random(n) < 0.7, t, r.integers(0, K, n)))
         self.ml.update(r.integers(0, 2, (n, 3)), r.random((n, 3)))
@@ -130,6 +134,8 @@ def test_scraped_counts_equal_the_objects(fleet):
         for name, attr in (("bin", "bin"), ("mc", "mc"), ("ml", "ml")):
             got = by_instance(fleet, server.query(f"tallyml_predictions_total{sel(name)}"))
             assert got == {i: getattr(r, attr).count for i, r in enumerate(fleet["replicas"])}
+        got = by_instance(fleet, server.query(f"tallyml_roc_auc{sel('scores')}"))
+        assert got == {i: r.cur.roc_auc() for i, r in enumerate(fleet["replicas"])}
         got = by_instance(fleet, server.query(f"tallyml_latency_seconds_count{sel('predict')}"))
         assert got == {i: r.lat.count for i, r in enumerate(fleet["replicas"])}
         cm = fleet["replicas"][0].mc.confusion_matrix(normalize=None)
@@ -207,7 +213,6 @@ def test_every_dashboard_query_returns_data(fleet):
     assert len(exprs) >= 20
     gpu = values(server.query(f'tallyml_gpu_available{{model="{_esc(MODEL)}"}}'))
     has_gpu = any(v == 1.0 for v in gpu.values())
-    curves_tracked = bool(server.query("tallyml_roc_auc"))
     empty = []
     for expr in exprs:
         q = _concrete(expr, MODEL)
@@ -216,8 +221,6 @@ def test_every_dashboard_query_returns_data(fleet):
             continue
         if "tallyml_gpu_" in q and not has_gpu:
             continue  # valid query, no GPU on this host: no GPU series (tallyml_gpu_available 0)
-        if "tallyml_roc_auc" in q and not curves_tracked:
-            continue  # no curves object tracked in this fleet
         empty.append(q)
     assert not empty, f"dashboard queries without data: {empty}"
     # the template variables' label_values() queries

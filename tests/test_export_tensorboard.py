@@ -191,3 +191,33 @@ def test_unwritable_logdir(tmp_path):  # pragma: no cover - CI runs as a normal 
             TensorBoardWriter(ro)
     finally:
         ro.chmod(0o700)
+
+
+def test_real_curves_pr_curve_counts_at_the_kept_thresholds(tmp_path):
+    from tallyml.curves import BinaryCurves, MulticlassCurves
+
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 3000)
+    s = np.clip(rng.normal(0.35 + 0.3 * y, 0.2), 0, 1)
+    c = BinaryCurves(backend=BACKEND)
+    c.update(y, s)
+    t = rng.integers(0, 3, 500)
+    mc = MulticlassCurves(3, backend=BACKEND)
+    mc.update(t, rng.dirichlet(np.ones(3), 500))
+    with TensorBoardWriter(tmp_path, max_curve_bins=101) as tb:
+        tb.track(c, name="cur")
+        tb.track(mc, name="multi")
+        tb.log(step=2)
+    acc = read(tmp_path)
+    assert scalars(acc, "cur/roc_auc")[0][1] == pytest.approx(c.roc_auc(), rel=1e-6)
+    (event,) = acc.Tensors("cur/pr_curve")
+    data = tensor_util.make_ndarray(event.tensor_proto)
+    kept, _, _ = tbmod.coarsen(c.edges(), c.hist[:, 1], c.hist[:, 0], 101)
+    assert 50 <= data.shape[1] == kept.size <= 101
+    # TP / FP at each kept threshold, counted from the raw scores (positive when s >= t)
+    np.testing.assert_array_equal(data[0], [np.sum(s[y == 1] >= th) for th in kept])
+    np.testing.assert_array_equal(data[1], [np.sum(s[y == 0] >= th) for th in kept])
+    (h,) = acc.Histograms("cur/scores_negative")
+    assert h.histogram_value.num == np.sum(y == 0)
+    tensors = set(acc.Tags()["tensors"])
+    assert {"multi/pr_curve_class0", "multi/pr_curve_class1", "multi/pr_curve_class2"} <= tensors
