@@ -17,9 +17,12 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from sklearn.metrics import (
+    accuracy_score,
     confusion_matrix,
     f1_score,
     matthews_corrcoef,
@@ -524,3 +527,33 @@ def test_curves_gauges_equal_the_object_and_sklearn(rng):
     assert one(text, "tallyml_predictions_total", name="scores") == len(y)
     r = promtool_check_metrics(text)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), k=st.integers(2, 6), n=st.integers(0, 120), weighted=st.booleans())
+def test_random_streams_counters_equal_sklearn(data, k, n, weighted):
+    seed = data.draw(st.integers(0, 2**32 - 1))
+    r = np.random.default_rng(seed)
+    y = r.integers(0, k, n)
+    p = r.integers(0, data.draw(st.integers(1, k)), n)  # some classes may never be predicted
+    w = r.random(n) * 2 if weighted else None
+    exp = PrometheusExporter(model="h")
+    m = exp.track(tallyml.MulticlassMetrics(k, backend=BACKEND), name="s")
+    feed(m, y, p, chunks=data.draw(st.integers(1, 4)), weights=w)
+    text = exp.exposition()
+    mcm = multilabel_confusion_matrix(y, p, labels=range(k), sample_weight=w) if n else \
+        np.zeros((k, 2, 2))
+    for key, (i, j) in (("true_positives", (1, 1)), ("false_positives", (0, 1)),
+                        ("false_negatives", (1, 0))):
+        got = series(text, f"tallyml_{key}_total", model="h", name="s")
+        expected = {frozenset({("class", str(c))}): float(mcm[c, i, j]) for c in range(k)}
+        assert got.keys() == expected.keys()
+        for key_, v in expected.items():
+            assert got[key_] == pytest.approx(v, rel=1e-12, abs=1e-9)
+    total = one(text, "tallyml_predictions_total")
+    assert total == pytest.approx(n if w is None else w.sum(), rel=1e-12)  # counts' unit
+    correct = one(text, "tallyml_correct_predictions_total")
+    assert correct == pytest.approx(np.sum(y == p) if w is None else w[y == p].sum(), rel=1e-12)
+    if n:
+        assert one(text, "tallyml_accuracy") == pytest.approx(
+            accuracy_score(y, p, sample_weight=w), rel=1e-12)

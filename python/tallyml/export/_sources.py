@@ -38,7 +38,7 @@ class MetricsSnapshot:
     """Confusion counts of a BinaryMetrics / MulticlassMetrics / MultilabelMetrics."""
 
     task: str  # "binary" | "multiclass" | "multilabel"
-    count: float  # samples counted (sum of weights when weighted)
+    count: float  # samples counted (sum of their weights when weighted)
     classes: list  # class (or label) names, one per entry of tp/fp/fn
     tp: np.ndarray
     fp: np.ndarray
@@ -167,7 +167,9 @@ class MetricsSource:
 
     def _read(self, m, state) -> MetricsSnapshot:
         cm = self._counts(state, m)
-        count = float(state.get("count", m.count))
+        # in the counts' own unit (samples, or the sum of weights once weighted), so that
+        # correct / predictions is the accuracy either way
+        count = float(cm[0].sum() if cm.ndim == 3 else cm.sum()) if cm.size else 0.0
         # idle models are the common case in a fleet: recompute the gauges only on new counts
         if self._last is not None and _same_state(self._last[0], state):
             values = self._last[1]
