@@ -105,6 +105,12 @@ class TensorBoardWriter:
         self._last_time = time.monotonic()
         self._closed = False
 
+    @property
+    def summary_writer(self):
+        """The underlying ``tensorboardX.SummaryWriter``, to log your own values beside
+        tallyml's into the same event files."""
+        return self._writer
+
     def track(self, obj, name=None):
         """Log ``obj`` (a metric, curves object, ResourceMonitor or LatencyTracker) under the
         tag prefix ``name`` (default: its kind). Returns ``obj``."""
