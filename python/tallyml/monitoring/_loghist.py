@@ -52,13 +52,28 @@ def bin_index(v: float) -> int:
 
 def bin_indices(values: np.ndarray) -> np.ndarray:
     """Vectorised :func:`bin_index` over a float64 array of finite values ``>= 0``."""
-    out = np.zeros(values.shape, dtype=np.int64)
-    pos = values > 0.0
-    if pos.any():
-        idx = np.floor(np.log10(values[pos]) * 240.0) + OFFSET
-        np.clip(idx, 1, LAST, out=idx)
-        out[pos] = idx.astype(np.int64)
+    all_positive = values.size == 0 or values.min() > 0.0
+    if all_positive:
+        idx = np.log10(values)
+    else:  # zeros: log10 skipped, their bin set to 0 at the end
+        idx = np.zeros(values.shape)
+        np.log10(values, out=idx, where=values > 0.0)
+    idx *= 240.0
+    np.floor(idx, out=idx)
+    idx += OFFSET
+    np.clip(idx, 1, LAST, out=idx)
+    out = idx.astype(np.intp)
+    if not all_positive:
+        out[values == 0.0] = 0
     return out
+
+
+def bin_counts(values: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
+    """Histogram (length NUM_BINS) of finite values ``>= 0``, in chunks to bound temporaries."""
+    counts = np.zeros(NUM_BINS, dtype=np.int64)
+    for start in range(0, values.size, chunk):
+        counts += np.bincount(bin_indices(values[start:start + chunk]), minlength=NUM_BINS)
+    return counts
 
 
 def order_statistics(counts: np.ndarray, ranks: np.ndarray, vmin: float, vmax: float) -> np.ndarray:

@@ -69,7 +69,9 @@ class _Timer:
 class LatencyTracker:
     """Durations of calls, in seconds, summarised by a log-bucketed histogram.
 
-    Memory is fixed (3361 int64 counts, 27 KB) whatever the number of calls. Quantiles are within
+    Memory is fixed (3361 int64 counts, 27 KB, plus a queue of at most 2048 recent durations that
+    is folded into the counts on every read and whenever it fills) whatever the number of calls;
+    recording takes no lock, and concurrent threads lose nothing. Quantiles are within
     0.5 % relative of ``numpy.quantile`` over the same samples (for durations in [1 ns, 1e5 s]);
     count, sum, min and max are exact. Trackers merge by addition (threads, processes, replicas).
 
@@ -136,7 +138,7 @@ class LatencyTracker:
 
     def _add_batch(self, d: np.ndarray, predictions: int) -> None:
         """Add validated durations (lock held)."""
-        self._view += np.bincount(_loghist.bin_indices(d), minlength=_loghist.NUM_BINS)
+        self._view += _loghist.bin_counts(d)
         self._sum += float(d.sum())
         self._min = min(self._min, float(d.min()))
         self._max = max(self._max, float(d.max()))
@@ -162,14 +164,21 @@ class LatencyTracker:
             total_n = int(na.sum())
         if d.size == 0:
             return
-        bad = ~(np.isfinite(d) & (d >= 0.0))
-        if bad.any():
+        lo, hi = float(d.min()), float(d.max())
+        if not (lo >= 0.0 and hi < _INF):  # NaN fails too
+            bad = ~(np.isfinite(d) & (d >= 0.0))
             pos = int(np.flatnonzero(bad)[0])
             raise ValueError(
                 f"durations must be finite and >= 0; got {d[pos]!r} at position {pos}"
             )
+        counts = _loghist.bin_counts(d)
+        total = float(d.sum())
         with self._lock:
-            self._add_batch(d, total_n)
+            self._view += counts
+            self._sum += total
+            self._min = min(self._min, lo)
+            self._max = max(self._max, hi)
+            self._predictions += total_n
 
     def time(self, n: int = 1) -> _Timer:
         """Context manager (``with tracker.time():``) and decorator (``@tracker.time()``)."""
