@@ -67,7 +67,8 @@ class ColumnCurves:
             raise ValueError(f"column must be in [0, {self._n_columns}); got {column!r}")
         pos, neg = self._column(column)
         pos = np.asarray(pos, np.float64)
-        return _f.calibration_bins(pos + neg, pos, self.psum[column], n_bins)
+        return _f.calibration_bins(pos + neg, pos, self.psum[column], n_bins,
+                                  self._centers())
 
     def calibration_error(self, n_bins=15, norm="l1", average="macro"):
         """Per-column calibration error (one-vs-rest), averaged over columns ("macro") or

@@ -147,13 +147,18 @@ def average_scores(scores, average, support):
     return float(np.mean(scores))
 
 
-def calibration_bins(counts, pos, psum, n_bins, strategy_edges=None):
+def calibration_bins(counts, pos, psum, n_bins, centers=None):
     """Aggregate fine bins into ``n_bins`` uniform bins of [0, 1] (sklearn's rule: a bin mean on
     an edge goes to the lower bin): returns (prob_true, prob_pred, weight) of the non-empty bins.
-    Each fine bin moves as a whole, by its mean probability."""
+    Each fine bin moves as a whole, by its mean probability; with ``centers`` (the grid values
+    of a uniform layout) a mean within rounding of its centre is taken as the centre, so grid
+    data on a calibration edge goes to the same side as in sklearn."""
     nz = counts > 0
     mean_p = np.where(nz, psum / np.where(nz, counts, 1), 0.0)
-    edges = np.linspace(0.0, 1.0, n_bins + 1) if strategy_edges is None else strategy_edges
+    if centers is not None:
+        snap = np.abs(mean_p - centers) <= 1e-12
+        mean_p = np.where(snap, centers, mean_p)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
     ids = np.searchsorted(edges[1:-1], mean_p)
     tot = np.bincount(ids[nz], weights=counts[nz], minlength=n_bins)
     tru = np.bincount(ids[nz], weights=pos[nz], minlength=n_bins)

@@ -88,8 +88,25 @@ def _dyadic_branchless(x, sh, base, half):
 
 
 @njit(inline="always", cache=True)
-def _logloss_term(t, p, eps):
-    q = p if t else 1.0 - p
+def _sigmoid(z):
+    if z < 0.0:
+        e = math.exp(z)
+        return e / (1.0 + e)
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+@njit(inline="always", cache=True)
+def _true_prob(t, p, s, logits):
+    """Probability given to the true label: from the logit itself when logits=True (1 - p
+    would lose the digits of a confident score)."""
+    if logits:
+        return _sigmoid(s if t else -s)
+    return p if t else 1.0 - p
+
+
+@njit(inline="always", cache=True)
+def _logloss_term(t, p, s, logits, eps):
+    q = _true_prob(t, p, s, logits)
     if q < eps:
         q = eps
     elif q > 1.0 - eps:
@@ -170,8 +187,8 @@ def first_bad_multilabel(target, scores, weight, logits):
 
 
 @njit(inline="always", cache=True)
-def _clip_q(t, p, eps):
-    q = p if t else 1.0 - p
+def _clip_q(t, p, s, logits, eps):
+    q = _true_prob(t, p, s, logits)
     if q < eps:
         q = eps
     elif q > 1.0 - eps:
@@ -219,14 +236,15 @@ def count_binary(target, scores, weight, ignore_index, has_ignore, kind, a, sh, 
         t = np.int64(target[i])
         if has_ignore and t == ignore_index:
             continue
-        b, p = bin_and_prob(np.float64(scores[i]), kind, a, sh, base, half, logits)
+        x = np.float64(scores[i])
+        b, p = bin_and_prob(x, kind, a, sh, base, half, logits)
         d = t - p
         if weight is None:
             hist[b, t] += 1
             psum[b] += p
             brier += d * d
             if eps > 0.0:
-                prod *= _clip_q(t, p, eps)
+                prod *= _clip_q(t, p, x, logits, eps)
                 since += 1
                 if since == 16:
                     prod, expo = _renorm(prod, expo)
@@ -237,7 +255,7 @@ def count_binary(target, scores, weight, ignore_index, has_ignore, kind, a, sh, 
             psum[b] += w * p
             brier += w * d * d
             if eps > 0.0:
-                ll += w * _logloss_term(t, p, eps)
+                ll += w * _logloss_term(t, p, x, logits, eps)
     sums[0] += brier
     if weight is None:
         ll = -(math.log(prod) + expo * math.log(2.0))
@@ -259,7 +277,8 @@ def count_multiclass(target, scores, weight, ignore_index, has_ignore, kind, a, 
             continue
         w = 1.0 if weight is None else weight[i]
         for c in range(k):
-            b, p = bin_and_prob(np.float64(scores[i, c]), kind, a, sh, base, half, logits)
+            x = np.float64(scores[i, c])
+            b, p = bin_and_prob(x, kind, a, sh, base, half, logits)
             pos = 1 if c == t else 0
             if by_true:
                 if weight is None:
@@ -275,7 +294,7 @@ def count_multiclass(target, scores, weight, ignore_index, has_ignore, kind, a, 
             d = pos - p
             brier += w * d * d
             if pos == 1 and eps > 0.0:
-                ll += w * _logloss_term(1, p, eps)
+                ll += w * _logloss_term(1, p, x, logits, eps)
     sums[0] += brier
     sums[1] += ll
 
@@ -289,7 +308,8 @@ def count_multilabel(target, scores, weight, kind, a, sh, base, half, logits, ep
         w = 1.0 if weight is None else weight[i]
         for c in range(k):
             t = np.int64(target[i, c])
-            b, p = bin_and_prob(np.float64(scores[i, c]), kind, a, sh, base, half, logits)
+            x = np.float64(scores[i, c])
+            b, p = bin_and_prob(x, kind, a, sh, base, half, logits)
             if weight is None:
                 hist[c, b, t] += 1
             else:
@@ -298,7 +318,7 @@ def count_multilabel(target, scores, weight, kind, a, sh, base, half, logits, ep
             d = t - p
             sums[c, 0] += w * d * d
             if eps > 0.0:
-                sums[c, 1] += w * _logloss_term(t, p, eps)
+                sums[c, 1] += w * _logloss_term(t, p, x, logits, eps)
 
 
 # ---------------------------------------------------------------------------- exact sweep

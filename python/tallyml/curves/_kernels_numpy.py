@@ -81,6 +81,13 @@ def _resolve_2d(bad_t, scores, weight, logits, keep_after_target, keep):
     return r, c, kind
 
 
+def _true_prob(t, p, s, logits):
+    """Probability of the true label; from the logit itself when logits=True."""
+    if logits:
+        return probability(np.where(t == 1, s, -np.asarray(s, np.float64)), True)
+    return np.where(t == 1, p, 1 - p)
+
+
 def _w(weight, n):
     return np.ones(n) if weight is None else weight
 
@@ -99,7 +106,7 @@ def count_binary(target, scores, weight, ignore_index, has_ignore, layout: BinLa
     psum += np.bincount(b, weights=w * p, minlength=nb)
     sums[0] += np.sum(w * (t - p) ** 2)
     if eps > 0:
-        q = np.clip(np.where(t == 1, p, 1 - p), eps, 1 - eps)
+        q = np.clip(_true_prob(t, p, s, logits), eps, 1 - eps)
         sums[1] += np.sum(w * -np.log(q))
 
 
@@ -128,7 +135,7 @@ def count_multiclass(target, scores, weight, ignore_index, has_ignore, layout, l
                         minlength=k * nb).reshape(k, nb)
     sums[0] += np.sum(w * np.sum((onehot - p) ** 2, axis=1))
     if eps > 0 and m:
-        q = np.clip(p[np.arange(m), t], eps, 1 - eps)
+        q = np.clip(_true_prob(1, p[np.arange(m), t], s[np.arange(m), t], logits), eps, 1 - eps)
         sums[1] += np.sum(w * -np.log(q))
 
 
@@ -148,7 +155,7 @@ def count_multilabel(target, scores, weight, layout, logits, eps, hist, psum, su
                         minlength=k * nb).reshape(k, nb)
     sums[:, 0] += np.sum(w[:, None] * (t - p) ** 2, axis=0)
     if eps > 0:
-        q = np.clip(np.where(t == 1, p, 1 - p), eps, 1 - eps)
+        q = np.clip(_true_prob(t, p, scores, logits), eps, 1 - eps)
         sums[:, 1] += np.sum(w[:, None] * -np.log(q), axis=0)
 
 

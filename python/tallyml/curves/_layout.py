@@ -131,7 +131,11 @@ def make_layout(num_bins, layout) -> BinLayout:
 
 def bin_index_numpy(x, layout: BinLayout, logits: bool = False) -> np.ndarray:
     """Reference bin index of float scores (numpy, temporaries of size N)."""
-    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(over="ignore"):  # exp of a large logit is inf, and 1 / (1 + inf) is right
+        return _bin_index(np.asarray(x, dtype=np.float64), layout, logits)
+
+
+def _bin_index(x, layout, logits):
     if layout.kind == UNIFORM:
         p = _sigmoid(x) if logits else x
         return np.floor(p * layout.a + 0.5).astype(np.int64)

@@ -105,6 +105,12 @@ class CurveState:
         """Lower edge of every bin, in probability space (float64, increasing)."""
         return self._layout.edges()
 
+    def _centers(self):
+        """Grid values of a uniform layout (None for dyadic)."""
+        if self._layout.name != "uniform":
+            return None
+        return np.arange(self._layout.num_bins, dtype=np.float64) / self._layout.a
+
     def _thresholds(self) -> np.ndarray:
         """Bin lower edges in the space of the scores (logits when logits=True)."""
         e = self._layout.edges()

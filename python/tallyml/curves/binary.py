@@ -117,7 +117,8 @@ class BinaryCurves(CurveState):
         if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
             raise ValueError(f"n_bins must be a positive int; got {n_bins!r}")
         counts = self.hist.sum(axis=1).astype(np.float64)
-        return _f.calibration_bins(counts, self.hist[:, 1].astype(np.float64), self.psum, n_bins)
+        return _f.calibration_bins(counts, self.hist[:, 1].astype(np.float64), self.psum, n_bins,
+                                  self._centers())
 
     def calibration_error(self, n_bins=15, norm="l1"):
         """Expected ("l1"), RMS ("l2") or maximum ("max") calibration error over n_bins uniform
