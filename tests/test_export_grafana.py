@@ -32,7 +32,11 @@ def test_dashboard_has_the_required_panels_and_variables():
     assert variables["model"]["current"]["value"] == "fraud-v2"
     panels = [p for p in _panels(dash) if p["type"] != "row"]
     types = {p["type"] for p in panels}
-    assert {"stat", "timeseries", "table", "heatmap"} <= types
+    assert {"stat", "timeseries", "table"} <= types
+    (heat,) = [p for p in panels if p["title"].startswith("Confusion matrix heatmap")]
+    assert heat["transformations"][0]["id"] == "groupingToMatrix"
+    assert heat["fieldConfig"]["defaults"]["custom"]["cellOptions"]["type"] == "color-background"
+    assert heat["repeat"] == "name"  # one matrix per metric set
     titles = " | ".join(p["title"] for p in panels)
     for needed in ("Accuracy", "F1", "Per-class", "Confusion", "Latency quantiles", "CPU",
                    "memory", "GPU"):

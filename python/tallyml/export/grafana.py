@@ -196,17 +196,26 @@ def dashboard(model: str, *, title=None, uid=None) -> dict:
              "fieldConfig": {"defaults": {"decimals": 4}, "overrides": []},
              "options": {"showHeader": True, "sortBy": [{"displayName": "class", "desc": False}]}}
     lay.add(table, 12, 10)
-    heat = {"type": "heatmap", "title": "Confusion matrix (dashboard range)",
-            "description": "rows: true class, columns: predicted class",
+    # a heat-coloured matrix: Grafana's "grouping to matrix" turns the (true, predicted, count)
+    # rows into a K x K table whose cells are coloured by value; one panel per metric set
+    heat = {"type": "table", "title": "Confusion matrix heatmap: $name (dashboard range)",
+            "description": "rows: true class, columns: predicted class; counts over the range",
+            "repeat": "name", "repeatDirection": "h", "maxPerRow": 2,
             "targets": [_target(
-                "sum by (name, true_class, predicted_class) (increase("
+                "sum by (true_class, predicted_class) (increase("
                 f"tallyml_confusion_matrix_total{{{_Q}}}[$__range]))",
-                "{{name}} {{true_class}}", "A", True, "table")],
-            "fieldConfig": {"defaults": {"custom": {"hideFrom": {"legend": False, "tooltip": False,
-                                                                 "viz": False}}}, "overrides": []},
-            "options": {"calculate": False, "yAxis": {"axisLabel": "true class"},
-                        "cellValues": {"unit": "short"}, "color": {"scheme": "Blues", "mode": "scheme"},
-                        "tooltip": {"show": True}}}
+                "", "A", True, "table")],
+            "transformations": [{"id": "groupingToMatrix", "options": {
+                "rowField": "true_class", "columnField": "predicted_class",
+                "valueField": "Value", "emptyValue": "zero"}}],
+            "fieldConfig": {"defaults": {
+                "decimals": 0, "color": {"mode": "continuous-BlPu"},
+                "custom": {"align": "center", "cellOptions": {"type": "color-background",
+                                                              "mode": "gradient"}}},
+                "overrides": [{"matcher": {"id": "byName", "options": "true_class\\predicted_class"},
+                               "properties": [{"id": "custom.cellOptions",
+                                               "value": {"type": "auto"}}]}]},
+            "options": {"showHeader": True, "cellHeight": "sm"}}
     lay.add(heat, 12, 10)
 
     # ---- latency
