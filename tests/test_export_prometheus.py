@@ -557,3 +557,61 @@ def test_random_streams_counters_equal_sklearn(data, k, n, weighted):
     if n:
         assert one(text, "tallyml_accuracy") == pytest.approx(
             accuracy_score(y, p, sample_weight=w), rel=1e-12)
+
+
+def test_resources_in_base_units_and_promtool_clean():
+    from tallyml.monitoring import ResourceMonitor
+
+    mon = ResourceMonitor(interval=1.0)
+    reading = mon.snapshot()
+    exp = PrometheusExporter(model="res")
+    exp.track(mon, name="host")
+    text = exp.exposition()
+    fams = {f.name: f for f in text_string_to_metric_families(text)}
+    assert fams["tallyml_process_cpu_seconds"].type == "counter"
+    assert fams["tallyml_process_rss_bytes"].type == "gauge"
+    rss = one(text, "tallyml_process_rss_bytes", model="res", name="host")
+    assert 0.5 * reading["process_rss_bytes"] < rss < 2 * reading["process_rss_bytes"]
+    assert one(text, "tallyml_system_memory_total_bytes") == reading["system_memory_total_bytes"]
+    assert not any("percent" in name for name in fams)
+    ratio = one(text, "tallyml_system_memory_used_ratio")
+    assert 0 < ratio < 1
+    gpu = reading["gpu"]
+    assert one(text, "tallyml_gpu_available") == (1.0 if gpu["available"] else 0.0)
+    if not gpu["available"]:
+        assert not any(name.startswith("tallyml_gpu_") and name != "tallyml_gpu_available"
+                       for name in fams)
+    r = promtool_check_metrics(text)
+    assert r.returncode == 0 and not r.stderr.strip(), r.stdout + r.stderr
+
+
+def test_gpu_readings_per_device(monkeypatch):
+    # this host has no GPU: feed the monitor's reading the GPU section NVML would give
+    from tallyml.monitoring import ResourceMonitor
+
+    mon = ResourceMonitor(interval=1.0, gpu=False)
+    reading = mon.snapshot()
+    devices = [
+        {"index": i, "nvml_index": 1 - i, "name": "H100", "uuid": f"GPU-{i}",
+         "utilization_percent": 50.0 + i, "memory_utilization_percent": 10.0,
+         "memory_used_bytes": 1_000 * (i + 1), "memory_total_bytes": 80_000,
+         "memory_used_ratio": 1_000 * (i + 1) / 80_000, "power_watts": 300.5,
+         "power_limit_watts": None, "temperature_celsius": 61.0,
+         "process_memory_used_bytes": 512}
+        for i in range(2)
+    ]
+    fake = dict(reading, gpu={"available": True, "reason": None, "driver_version": "550",
+                              "devices": devices})
+    monkeypatch.setattr(mon, "snapshot", lambda: fake)
+    exp = PrometheusExporter(model="g")
+    exp.track(mon, name="host")
+    text = exp.exposition()
+    util = series(text, "tallyml_gpu_utilization_ratio", model="g", name="host")
+    assert util == {frozenset({("gpu", "0")}): 0.5, frozenset({("gpu", "1")}): 0.51}
+    used = series(text, "tallyml_gpu_memory_used_bytes", model="g", name="host")
+    assert used == {frozenset({("gpu", "0")}): 1000.0, frozenset({("gpu", "1")}): 2000.0}
+    assert one(text, "tallyml_gpu_available") == 1.0
+    assert not series(text, "tallyml_gpu_power_limit_watts")  # None: not reported
+    assert not series(text, "tallyml_gpu_nvml_index")
+    r = promtool_check_metrics(text)
+    assert r.returncode == 0 and not r.stderr.strip(), r.stdout + r.stderr
