@@ -101,3 +101,12 @@ def test_recording_rules_pass_promtool(tmp_path):
     assert "SUCCESS: 8 rules found" in r.stdout
     with pytest.raises(ValueError, match="windows"):
         recording_rules(windows=("5 minutes",))
+
+
+def test_yaml_writer_round_trips_through_a_yaml_parser():
+    from tallyml.export.grafana import _yaml
+
+    doc = {"a": 1, "b": [1, 2.5, None, True, "x"], "weird key: #": 'q"uo\\te\nnew: line',
+           "nested": [{"k": "yes", "l": ["no", "null", "- dash", "~", "日本"]}, {"e": {}}, []],
+           "empty": {}, "f": False}
+    assert yaml.safe_load(_yaml(doc)) == doc

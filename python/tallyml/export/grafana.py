@@ -290,17 +290,58 @@ def expressions(dash: dict) -> list:
     return out
 
 
+def _yaml(value, indent=0) -> str:
+    """Block-style YAML for dicts, lists and scalars (strings JSON-quoted, which YAML reads as
+    double-quoted scalars): enough for provisioning and rule files, without a YAML package."""
+    pad = "  " * indent
+    if isinstance(value, dict):
+        if not value:
+            return pad + "{}\n"
+        out = []
+        for k, v in value.items():
+            key = json.dumps(str(k)) if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(k)) else k
+            if isinstance(v, (dict, list)) and v:
+                out.append(f"{pad}{key}:\n{_yaml(v, indent + 1)}")
+            else:
+                out.append(f"{pad}{key}: {_yaml_scalar(v)}\n")
+        return "".join(out)
+    if isinstance(value, list):
+        if not value:
+            return pad + "[]\n"
+        out = []
+        for v in value:
+            if isinstance(v, (dict, list)) and v:
+                body = _yaml(v, indent + 1)
+                out.append(f"{pad}- {body.lstrip()}")
+            else:
+                out.append(f"{pad}- {_yaml_scalar(v)}\n")
+        return "".join(out)
+    return pad + _yaml_scalar(value) + "\n"
+
+
+def _yaml_scalar(v) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, dict):
+        return "{}"
+    if isinstance(v, list):
+        return "[]"
+    return json.dumps(str(v))
+
+
 def provisioning_yaml(dashboards_dir, *, folder="tallyml", provider="tallyml") -> str:
     """A Grafana dashboard provider (``provisioning/dashboards/*.yaml``) that loads the JSON
     files in ``dashboards_dir``."""
-    import yaml
-
     doc = {"apiVersion": 1, "providers": [{
         "name": provider, "orgId": 1, "folder": folder, "type": "file",
         "disableDeletion": False, "allowUiUpdates": True, "updateIntervalSeconds": 30,
         "options": {"path": str(Path(dashboards_dir).resolve()), "foldersFromFilesStructure": False},
     }]}
-    return yaml.safe_dump(doc, sort_keys=False)
+    return _yaml(doc)
 
 
 def write_dashboard(model, out_path=None):
@@ -327,8 +368,6 @@ def write_dashboard(model, out_path=None):
 def recording_rules(*, windows=("5m", "1h")) -> str:
     """Prometheus recording rules (YAML) for windowed micro precision, recall and F1 and
     accuracy per model and name, e.g. ``tallyml:precision:ratio_5m``."""
-    import yaml
-
     rules = []
     for w in windows:
         if not re.fullmatch(r"\d+[smhdwy]", w):
@@ -346,4 +385,4 @@ def recording_rules(*, windows=("5m", "1h")) -> str:
             {"record": f"tallyml:f1:ratio_{w}", "expr": _ratio(f"2 * {tp}", f"2 * {tp} + {fp} + {fn}")},
             {"record": f"tallyml:accuracy:ratio_{w}", "expr": _ratio(ok, n)},
         ]
-    return yaml.safe_dump({"groups": [{"name": "tallyml", "rules": rules}]}, sort_keys=False)
+    return _yaml({"groups": [{"name": "tallyml", "rules": rules}]})
