@@ -15,8 +15,11 @@ metrics (BinaryMetrics, MulticlassMetrics, MultilabelMetrics)
         the sums (micro totals) and a :class:`CardinalityWarning` is emitted at ``track()``.
     ``tallyml_confusion_matrix_total{true_class,predicted_class}``  when K*K <= max_confusion_cells
     ``tallyml_<value>`` gauges for every scalar of ``compute()`` (accuracy, f1, mcc, ...)
-curves
-    ``tallyml_roc_auc``, ``tallyml_average_precision``, ... gauges
+        with each object's defaults (binary: the positive class; multiclass and multilabel:
+        macro averages); lifetime values, while the counters give any window in PromQL
+curves (BinaryCurves, MulticlassCurves, MultilabelCurves)
+    ``tallyml_roc_auc``, ``tallyml_average_precision``, ``tallyml_brier_score``,
+    ``tallyml_log_loss`` gauges (NaN while undefined, e.g. one class seen so far)
 resources (ResourceMonitor)
     ``tallyml_<reading>`` gauges in base units (percentages become ``_ratio``), counters for
     ``*_seconds_total`` readings; per GPU ``tallyml_gpu_<reading>{gpu}``
@@ -24,7 +27,11 @@ latency (LatencyTracker)
     ``tallyml_latency_seconds`` histogram, ``tallyml_latency_predictions_total`` counter,
     ``tallyml_latency_{p50,p90,p99,p999,min,max,mean}_seconds`` gauges (lifetime; quantiles 1%)
 
-Counters reset when the object is reset; PromQL's ``rate``/``increase`` handle that.
+plus ``tallyml_export_errors_total{model}``: reads that failed (that object's series are left
+out of the scrape; the rest is served).
+
+Counters reset when the object is reset; PromQL's ``rate``/``increase`` handle that. Reads are
+consistent: each object's state is copied once, under its lock, per scrape.
 prometheus_client is imported only when an exporter is created.
 """
 from __future__ import annotations
