@@ -221,3 +221,21 @@ def test_real_curves_pr_curve_counts_at_the_kept_thresholds(tmp_path):
     assert h.histogram_value.num == np.sum(y == 0)
     tensors = set(acc.Tags()["tensors"])
     assert {"multi/pr_curve_class0", "multi/pr_curve_class1", "multi/pr_curve_class2"} <= tensors
+
+
+def test_gpu_readings_are_logged_per_device(tmp_path, monkeypatch):
+    mon = ResourceMonitor(interval=1.0, gpu=False)
+    reading = mon.snapshot()
+    device = {"index": 0, "nvml_index": 3, "name": "H100", "utilization_percent": 87.0,
+              "memory_used_bytes": 4096, "power_watts": None}
+    monkeypatch.setattr(mon, "snapshot", lambda: dict(reading, gpu={
+        "available": True, "reason": None, "devices": [device]}))
+    with TensorBoardWriter(tmp_path) as tb:
+        tb.track(mon, name="res")
+        tb.log(step=0)
+    acc = read(tmp_path)
+    assert scalars(acc, "res/gpu0/utilization_ratio") == [(0, pytest.approx(0.87))]
+    assert scalars(acc, "res/gpu0/memory_used_bytes") == [(0, 4096.0)]
+    assert scalars(acc, "res/gpu_available") == [(0, 1.0)]
+    tags = acc.Tags()["scalars"]
+    assert not any("nvml_index" in t or "power_watts" in t for t in tags)
