@@ -4,5 +4,21 @@ Importing the package is cheap: numba, the native library and the exporters load
 """
 from ._version import __version__
 from ._errors import TallymlWarning, UndefinedMetricWarning
+from .drift import ADWIN, DDM, PageHinkley, PredictionDrift, ScoreDrift
+from .fit import FitMonitor
+from .rules import AlertEngine, Rule
 
-__all__ = ["__version__", "TallymlWarning", "UndefinedMetricWarning"]
+__all__ = [
+    "__version__",
+    "TallymlWarning",
+    "UndefinedMetricWarning",
+    # anomaly monitoring
+    "ADWIN",
+    "DDM",
+    "PageHinkley",
+    "PredictionDrift",
+    "ScoreDrift",
+    "FitMonitor",
+    "AlertEngine",
+    "Rule",
+]
