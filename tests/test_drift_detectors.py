@@ -131,3 +131,25 @@ def test_bad_input():
         ADWIN().update_many(np.zeros((2, 2)))
     with pytest.raises(TypeError, match="numeric"):
         ADWIN().update_many(["a"])
+
+
+def test_false_alarm_bound_and_detection_delay_bound():
+    """Measured behaviour the docs report, as bounds: quiet streams stay (nearly) silent, a clear
+    shift is found soon after it happens."""
+    rng = np.random.default_rng(123)
+    quiet = rng.normal(0, 1, 100_000)
+    assert len(ADWIN().update_many(quiet)) <= 1
+    # PageHinkley's faded sums (alpha = 1 - 1e-4) wander with sd ~ sigma / sqrt(2e-4) = 71:
+    # a threshold of ~3 sd still alarms a few times per 100k unit-variance values
+    assert len(PageHinkley(threshold=200).update_many(quiet)) <= 5
+    errors = (rng.random(100_000) < 0.1).astype(np.int8)
+    assert len(DDM().update_many(errors)) <= 1
+    shift = np.r_[rng.normal(0, 1, 5000), rng.normal(2, 1, 5000)]
+    for det, bound in ((ADWIN(), 200), (PageHinkley(), 200)):
+        hits = det.update_many(shift)
+        after = hits[hits >= 5000]
+        assert len(after) and after[0] - 5000 <= bound
+    err_shift = (rng.random(10_000) < np.where(np.arange(10_000) < 5000, 0.05, 0.5)).astype(np.int8)
+    hits = DDM().update_many(err_shift)
+    after = hits[hits >= 5000]
+    assert len(after) and after[0] - 5000 <= 300

@@ -273,3 +273,23 @@ def test_prediction_drift_bad_input():
         m.update([[0, 2]])
     with pytest.raises(ValueError, match=r"preds\[1, 0\] = nan"):
         m.update([[0.1, 0.2], [np.nan, 0.3]])
+
+
+def test_kernel_binning_is_exact_at_and_around_edges():
+    """Values on, just below and just above every edge, huge and tiny ones: the numba kernels
+    (arithmetic guess for uniform edges, branch-free count for few edges, binary search for
+    many) bin exactly like numpy's searchsorted."""
+    rng = np.random.default_rng(14)
+    ref = rng.normal(0.3, 0.2, 4000)
+    for bins in (8, 40):
+        probe = ScoreDrift(ref, window=10, bins=bins, fine_bins=37)
+        edges = np.concatenate(probe.coarse_edges + probe.fine_edges)
+        x = np.concatenate([edges, np.nextafter(edges, -np.inf), np.nextafter(edges, np.inf),
+                            [0.0, -0.0, 1.0, 5e-324, -5e-324, 1e308, -1e308, 1e300, -1e-300],
+                            rng.normal(0.3, 1, 500)])
+        want = np.concatenate([_hist(x, probe.coarse_edges[0]), _hist(x, probe.fine_edges[0])])
+        for backend in BACKENDS:
+            d = ScoreDrift(ref, window=len(x), stride=len(x), bins=bins, fine_bins=37,
+                           backend=backend)
+            d.update(x)
+            assert np.array_equal(d.window_counts(), want), (bins, backend)

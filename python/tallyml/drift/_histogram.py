@@ -71,8 +71,14 @@ def full_edges(interior: np.ndarray, lo: float, hi: float) -> np.ndarray:
 class Layout:
     """The flat multi-group layout: which column each group reads and its interior edges."""
 
-    def __init__(self, columns, interior_edges):
+    def __init__(self, columns, interior_edges, uniform=None):
+        """uniform: per group None or (low, high) when the edges are ``uniform_edges(low, high,
+        len(edges) + 1)`` (lets the kernels bin by arithmetic)."""
         self.columns = np.asarray(columns, dtype=np.int64)
+        uniform = uniform or [None] * len(interior_edges)
+        self.uni_lo = np.array([u[0] if u else 0.0 for u in uniform], dtype=np.float64)
+        self.uni_scale = np.array([(len(e) + 1) / (u[1] - u[0]) if u else 0.0
+                                   for u, e in zip(uniform, interior_edges)], dtype=np.float64)
         self.edge_offsets = np.zeros(len(interior_edges) + 1, dtype=np.int64)
         self.edge_offsets[1:] = np.cumsum([len(e) for e in interior_edges])
         self.edges = (np.concatenate(interior_edges).astype(np.float64) if interior_edges
@@ -111,7 +117,7 @@ def hist(backend, values2d, start, stop, layout, counts, name, ndim, validate=Tr
         hist_numpy(values2d, start, stop, layout, counts, name, ndim)
         return
     r, c = kernels().hist(values2d, start, stop, layout.columns, layout.edges,
-                          layout.edge_offsets, counts, validate)
+                          layout.edge_offsets, layout.uni_lo, layout.uni_scale, counts, validate)
     if r >= 0:
         raise ValueError(f"{_where(name, r, c, ndim)} = {float(values2d[r, c])!r} is not finite")
 

@@ -240,7 +240,7 @@ class ScoreDrift(_DriftBase):
                 f"reference has {n} samples; {bins} bins need at least {bins * _MIN_PER_BIN} "
                 f"({_MIN_PER_BIN} per bin): pass fewer bins or a longer reference")
         _h.check_finite("numpy", ref2, "reference", ref.ndim)
-        coarse, fine, centres, spread = [], [], [], []
+        coarse, fine, centres, spread, ranges = [], [], [], [], []
         for c in range(g):
             col = ref2[:, c].astype(np.float64)
             lo, hi = float(col.min()), float(col.max())
@@ -255,11 +255,12 @@ class ScoreDrift(_DriftBase):
                     raise ValueError(f"score_range must be (low, high) with low < high; got {score_range!r}")
             edges = _h.uniform_edges(rlo, rhi, fine_bins)
             fine.append(edges)
+            ranges.append((rlo, rhi))
             full = _h.full_edges(edges, rlo, rhi)
             centres.append(0.5 * (full[:-1] + full[1:]))
             spread.append(float(np.std(col)))
         # groups 0..g-1: coarse binning of each column; g..2g-1: fine binning
-        self._layout = _h.Layout(list(range(g)) * 2, coarse + fine)
+        self._layout = _h.Layout(list(range(g)) * 2, coarse + fine, [None] * g + ranges)
         self._centres = centres
         self._spread = np.array(spread)
         self.coarse_edges = coarse
