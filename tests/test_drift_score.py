@@ -9,9 +9,11 @@ from scipy.spatial import distance as spd
 
 import tallyml
 from tallyml.drift import PredictionDrift, ScoreDrift
+from tallyml import _native
 from tallyml.drift import statistics as S
 
-BACKENDS = ["numba", "numpy"]
+# the C++ core joins when it is built (python/tallyml/lib or $TALLYML_LIBRARY)
+BACKENDS = ["numba", "numpy"] + (["native"] if _native.available() else [])
 
 
 def _window_of(stream, window, stride):
@@ -47,20 +49,21 @@ def test_window_counts_equal_direct_histogram(backend, chunk):
     assert d.count == len(stream)
 
 
-def test_backends_agree_on_2d_scores():
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_backends_agree_on_2d_scores(dtype):
     rng = np.random.default_rng(1)
-    ref = rng.dirichlet([1, 2, 3, 4], 4000).astype(np.float32)
-    a = ScoreDrift(ref, window=300, backend="numba")
-    b = ScoreDrift(ref, window=300, backend="numpy")
+    ref = rng.dirichlet([1, 2, 3, 4], 4000).astype(dtype)
+    objs = [ScoreDrift(ref, window=300, backend=b) for b in BACKENDS]
     for _ in range(20):
-        batch = rng.dirichlet([1, 1, 3, 4], rng.integers(1, 200)).astype(np.float32)
-        a.update(batch)
-        b.update(batch)
-    assert np.array_equal(a.window_counts(), b.window_counts())
-    sa, sb = a.statistics(), b.statistics()
-    for k in sa:
-        assert np.array_equal(sa[k], sb[k])
-    assert sa["psi"].shape == (4,)
+        batch = rng.dirichlet([1, 1, 3, 4], rng.integers(1, 200)).astype(dtype)
+        for o in objs:
+            o.update(batch)
+    stats = [o.statistics() for o in objs]
+    for o, s in zip(objs[1:], stats[1:]):
+        assert np.array_equal(objs[0].window_counts(), o.window_counts())
+        for k in s:
+            assert np.array_equal(stats[0][k], s[k])
+    assert stats[0]["psi"].shape == (4,)
 
 
 def test_statistics_match_scipy_on_window():

@@ -23,7 +23,7 @@ __all__: list[str] = []  # private module
 
 _lock = threading.Lock()
 _numba_mod = None
-BACKENDS = ("numba", "numpy")
+BACKENDS = ("native", "numba", "numpy")
 
 
 def kernels():
@@ -39,11 +39,25 @@ def kernels():
 
 
 def resolve_backend(backend: str) -> str:
+    """``auto``: the TALLYML_BACKEND override when it names a drift backend ("cuda" counts on
+    the CPU with numba: drift windows are small host arrays), else native when the C++ core
+    loads, else numba."""
     if backend == "auto":
         forced = os.environ.get("TALLYML_BACKEND", "").strip()
-        return "numpy" if forced == "numpy" else "numba"
+        if forced in BACKENDS:
+            return forced
+        if forced == "cuda":
+            return "numba"
+        from .. import _native
+
+        return "native" if _native.available() else "numba"
     if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of 'auto', 'numba', 'numpy'; got {backend!r}")
+        raise ValueError(
+            f"backend must be one of 'auto', 'native', 'numba', 'numpy'; got {backend!r}")
+    if backend == "native":
+        from .. import _native
+
+        _native.library()  # raises NativeLibraryError saying where it looked and why
     return backend
 
 
@@ -85,10 +99,24 @@ class Layout:
                       else np.zeros(0))
         self.bin_offsets = self.edge_offsets + np.arange(len(interior_edges) + 1)
         self.size = int(self.bin_offsets[-1])
+        self._native_args = None
+
+    def native_args(self):
+        """Addresses of the fixed layout arrays and a position buffer for the C kernel (taken
+        once: extracting an address costs ~1 us)."""
+        if self._native_args is None:
+            from .. import _native
+
+            self.bad = np.zeros(2, dtype=np.int64)
+            self._native_args = tuple(_native.address(a) for a in (
+                self.columns, self.edges, self.edge_offsets, self.uni_lo, self.uni_scale))
+        return self._native_args
 
     def group(self, counts: np.ndarray, g: int) -> np.ndarray:
         return counts[..., self.bin_offsets[g]:self.bin_offsets[g + 1]]
 
+
+_EMPTY = Layout([], [])  # no groups: the native kernel then only validates
 
 # ----------------------------------------------------------------------------- counting
 def _where(name, row, col, ndim):
@@ -116,10 +144,28 @@ def hist(backend, values2d, start, stop, layout, counts, name, ndim, validate=Tr
     if backend == "numpy":
         hist_numpy(values2d, start, stop, layout, counts, name, ndim)
         return
+    if backend == "native":
+        _hist_native(values2d, start, stop, layout, counts, name, ndim, validate)
+        return
     r, c = kernels().hist(values2d, start, stop, layout.columns, layout.edges,
                           layout.edge_offsets, layout.uni_lo, layout.uni_scale, counts, validate)
     if r >= 0:
         raise ValueError(f"{_where(name, r, c, ndim)} = {float(values2d[r, c])!r} is not finite")
+
+
+def _hist_native(values2d, start, stop, layout, counts, name, ndim, validate):
+    from .. import _native
+
+    cols, edges, offs, ulo, usc = layout.native_args()
+    fn = _native.function("tm_drift_hist_f32" if values2d.dtype == np.float32 else "tm_drift_hist_f64")
+    rc = fn(_native.address(values2d), values2d.shape[0], values2d.shape[1], start, stop,
+            len(layout.columns), cols, edges, offs, ulo, usc, _native.address(counts),
+            counts.shape[0], 1 if validate else 0, _native.address(layout.bad))
+    if rc == _native.ERR_VALUE:
+        r, c = int(layout.bad[0]), int(layout.bad[1])
+        raise ValueError(f"{_where(name, r, c, ndim)} = {float(values2d[r, c])!r} is not finite")
+    if rc:
+        _native.raise_for(rc)
 
 
 def check_finite(backend, values2d, name, ndim, offset=0):
@@ -130,6 +176,22 @@ def check_finite(backend, values2d, name, ndim, offset=0):
             return
         r = int(np.flatnonzero(bad.any(axis=1))[0])
         c = int(np.flatnonzero(bad[r])[0])
+    elif backend == "native" and values2d.dtype in (np.float32, np.float64):
+        # the histogram kernel with no groups only validates
+        from .. import _native
+
+        pos = np.zeros(2, dtype=np.int64)
+        cols, edges, offs, ulo, usc = _EMPTY.native_args()
+        fn = _native.function("tm_drift_hist_f32" if values2d.dtype == np.float32
+                              else "tm_drift_hist_f64")
+        addr = _native.address(pos)
+        rc = fn(_native.address(values2d), values2d.shape[0], values2d.shape[1], 0,
+                values2d.shape[0], 0, cols, edges, offs, ulo, usc, addr, 0, 1, addr)
+        if rc == 0:
+            return
+        if rc != _native.ERR_VALUE:
+            _native.raise_for(rc)
+        r, c = int(pos[0]), int(pos[1])
     else:
         r, c = kernels().check_finite(values2d)
         if r < 0:
