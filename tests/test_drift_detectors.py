@@ -153,3 +153,15 @@ def test_false_alarm_bound_and_detection_delay_bound():
     hits = DDM().update_many(err_shift)
     after = hits[hits >= 5000]
     assert len(after) and after[0] - 5000 <= 300
+
+
+def test_pickle_round_trip_continues_identically():
+    import pickle
+
+    x = np.r_[np.random.default_rng(5).normal(0, 1, 3000), np.random.default_rng(6).normal(1, 1, 3000)]
+    for cls in (PageHinkley, ADWIN):
+        a = cls()
+        a.update_many(x[:2500])
+        b = pickle.loads(pickle.dumps(a))
+        assert a.update_many(x[2500:]).tolist() == b.update_many(x[2500:]).tolist()
+        assert a.detections == b.detections

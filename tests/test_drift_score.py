@@ -296,3 +296,21 @@ def test_kernel_binning_is_exact_at_and_around_edges():
                            backend=backend)
             d.update(x)
             assert np.array_equal(d.window_counts(), want), (bins, backend)
+
+
+def test_pickle_round_trip():
+    import pickle
+
+    rng = np.random.default_rng(15)
+    d = ScoreDrift(rng.random(5000), window=500)
+    d.update(rng.random(777))
+    e = pickle.loads(pickle.dumps(d))
+    x = rng.random(300)
+    d.update(x)
+    e.update(x)
+    assert np.array_equal(d.window_counts(), e.window_counts())
+    assert d.statistics() == e.statistics() and d.thresholds == e.thresholds
+    p = PredictionDrift(rng.integers(0, 3, 2000), window=100)
+    p.update(rng.integers(0, 3, 150))
+    q = pickle.loads(pickle.dumps(p))
+    assert q.statistics() == p.statistics()

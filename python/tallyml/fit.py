@@ -119,6 +119,15 @@ class FitMonitor:
         self.best_val_error = math.inf
         self._since_best = 0
 
+    def __getstate__(self):  # pickle / copy: state and callbacks, not the lock
+        d = dict(self.__dict__)
+        del d["_lock"]
+        return d
+
+    def __setstate__(self, d):
+        self.__dict__.update(d)
+        self._lock = threading.Lock()
+
     def add_callback(self, event: str, callback) -> None:
         """Call ``callback(info)`` on ``event``: "change" (state changed; info has "previous"),
         "overfitting", "underfitting" or "healthy" (every step in that state)."""

@@ -101,6 +101,11 @@ class Layout:
         self.size = int(self.bin_offsets[-1])
         self._native_args = None
 
+    def __getstate__(self):
+        d = dict(self.__dict__)
+        d["_native_args"] = None  # raw addresses mean nothing in another process
+        return d
+
     def native_args(self):
         """Addresses of the fixed layout arrays and a position buffer for the C kernel (taken
         once: extracting an address costs ~1 us)."""

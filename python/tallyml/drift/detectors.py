@@ -75,6 +75,15 @@ class _Detector:
     def _check(self, a):
         return a
 
+    def __getstate__(self):  # pickle / copy: everything but the lock
+        d = dict(self.__dict__)
+        del d["_lock"]
+        return d
+
+    def __setstate__(self, d):
+        self.__dict__.update(d)
+        self._lock = threading.Lock()
+
     def update(self, x) -> bool:
         """Feed one value; True when it raised a detection."""
         if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real):

@@ -8,6 +8,7 @@ reference's; ``drifted`` compares the statistics with the thresholds.
 """
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 import threading
@@ -123,6 +124,17 @@ class _DriftBase:
                 values[n].append(stats[n])
         self.calibration_ = {n: np.array(v) for n, v in values.items()}
         return {n: v.mean(axis=0) + k * v.std(axis=0, ddof=1) for n, v in self.calibration_.items()}
+
+    def __getstate__(self):  # pickle / copy: everything but the lock
+        with self._lock:
+            d = dict(self.__dict__)
+        del d["_lock"]
+        d["_win"] = copy.deepcopy(self._win)
+        return d
+
+    def __setstate__(self, d):
+        self.__dict__.update(d)
+        self._lock = threading.Lock()
 
     # -- public ---------------------------------------------------------------------------------
     @property
