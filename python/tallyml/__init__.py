@@ -5,6 +5,7 @@ Importing the package is cheap: numba, the native library and the exporters load
 from ._version import __version__
 from ._errors import TallymlWarning, UndefinedMetricWarning
 from .metrics import BinaryMetrics, MulticlassMetrics, MultilabelMetrics
+from .estimation import EstimatedMetrics, HistogramCalibrator, IsotonicCalibrator
 
 __all__ = [
     "__version__",
@@ -13,4 +14,7 @@ __all__ = [
     "BinaryMetrics",
     "MulticlassMetrics",
     "MultilabelMetrics",
+    "EstimatedMetrics",
+    "HistogramCalibrator",
+    "IsotonicCalibrator",
 ]
