@@ -8,6 +8,7 @@ from .metrics import BinaryMetrics, MulticlassMetrics, MultilabelMetrics
 from .drift import ADWIN, DDM, PageHinkley, PredictionDrift, ScoreDrift
 from .fit import FitMonitor
 from .rules import AlertEngine, Rule
+from .estimation import EstimatedMetrics, HistogramCalibrator, IsotonicCalibrator
 
 __all__ = [
     "__version__",
@@ -25,4 +26,7 @@ __all__ = [
     "FitMonitor",
     "AlertEngine",
     "Rule",
+    "EstimatedMetrics",
+    "HistogramCalibrator",
+    "IsotonicCalibrator",
 ]
