@@ -1,0 +1,197 @@
+/*
+ * tallyml core: streaming confusion counts behind a plain C ABI.
+ *
+ * Conventions shared by every counting function
+ *   - Buffers are caller-owned, C-contiguous and never retained. Counts are ADDED into `state`
+ *     (and `seen` / `samples`); nothing else is written. Functions keep no hidden state.
+ *   - Unweighted entry points count into int64 state; the `_w` variants take float64
+ *     `weight` (one per row, finite and >= 0) and count into float64 state.
+ *   - Return value: TM_OK (0), or an error code with a message in tm_last_error(). On error the
+ *     outputs are exactly as they were (counts go into private partials, or the whole batch is
+ *     validated before the first count). A bad value is reported for the first bad row (lowest
+ *     index among rows not ignored); within it, target before preds before weight, and the lowest
+ *     column of a 2-D argument, e.g. "target[12] = 7 is outside [0, 3)",
+ *     "preds[5, 2] = inf is not finite",
+ *     "sample_weight[3] = -1.0 is not a finite non-negative number".
+ *   - ignore_index: when has_ignore != 0, rows whose target equals ignore_index are skipped
+ *     entirely (not validated, not counted).
+ *   - num_threads: 0 = decide from the batch size and TALLYML_NUM_THREADS, 1 = this thread only,
+ *     n = at most n threads. Results never depend on it (weighted sums up to rounding).
+ *   - Thread safety: every counting function is reentrant; concurrent calls must not share an
+ *     output buffer (the caller serialises updates of one state).
+ *
+ * Dtype suffixes: labels u8 (also numpy bool), i8, i16, i32, i64; scores f32, f64.
+ */
+#ifndef TALLYML_TALLYML_H_
+#define TALLYML_TALLYML_H_
+
+#include <stdint.h>
+
+#if defined(_WIN32)
+#  define TM_API __declspec(dllexport)
+#elif defined(TALLYML_BUILDING)
+#  define TM_API __attribute__((visibility("default")))
+#else
+#  define TM_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Return codes. */
+enum {
+  TM_OK = 0,
+  TM_ERR_VALUE = 1,    /**< a bad value in the data (label out of range, NaN score, bad weight) */
+  TM_ERR_ARGUMENT = 2, /**< a bad argument: NULL pointer, negative length, buffer too small */
+  TM_ERR_MEMORY = 3,   /**< an allocation failed */
+  TM_ERR_INTERNAL = 4  /**< any other failure inside the core */
+};
+
+/** Message of the last failed call made by this thread ("" if none). Never NULL; valid until the
+ *  thread's next failing call. Thread safety: thread-local. */
+TM_API const char* tm_last_error(void);
+
+/** Version string compiled in (the package version, e.g. "0.1.0"). Thread safety: constant. */
+TM_API const char* tm_version(void);
+
+/** SIMD level in use: 0 baseline x86-64 (or non-x86), 1 AVX2 (chosen at load from the CPU). */
+TM_API int32_t tm_simd_level(void);
+
+/** Force a SIMD level (for tests and benchmarks): 0 baseline, 1 AVX2. Returns TM_ERR_ARGUMENT when
+ *  the CPU lacks the level. Thread safety: atomic; affects calls that start afterwards. */
+TM_API int32_t tm_set_simd_level(int32_t level);
+
+/* ---- dtype tables (X-macros) used to declare and define every entry point ------------------ */
+#define TM_LABEL_TYPES_WITH(X, ...)                                                            \
+  X(__VA_ARGS__, u8, uint8_t) X(__VA_ARGS__, i8, int8_t) X(__VA_ARGS__, i16, int16_t)          \
+  X(__VA_ARGS__, i32, int32_t) X(__VA_ARGS__, i64, int64_t)
+#define TM_SCORE_TYPES_WITH(X, ...) X(__VA_ARGS__, f32, float) X(__VA_ARGS__, f64, double)
+/* X(tn, T, pn, P) for every (target label type, preds label type) pair */
+#define TM__LABEL_ROW(X, tn, T) TM_LABEL_TYPES_WITH(X, tn, T)
+#define TM_LABEL_LABEL_PAIRS(X)                                                               \
+  TM__LABEL_ROW(X, u8, uint8_t) TM__LABEL_ROW(X, i8, int8_t) TM__LABEL_ROW(X, i16, int16_t)    \
+  TM__LABEL_ROW(X, i32, int32_t) TM__LABEL_ROW(X, i64, int64_t)
+/* X(tn, T, sn, F) for every (target label type, score type) pair */
+#define TM__SCORE_ROW(X, tn, T) TM_SCORE_TYPES_WITH(X, tn, T)
+#define TM_LABEL_SCORE_PAIRS(X)                                                               \
+  TM__SCORE_ROW(X, u8, uint8_t) TM__SCORE_ROW(X, i8, int8_t) TM__SCORE_ROW(X, i16, int16_t)    \
+  TM__SCORE_ROW(X, i32, int32_t) TM__SCORE_ROW(X, i64, int64_t)
+
+/* ---- binary ------------------------------------------------------------------------------- */
+/**
+ * tm_binary_labels_<T>_<P>[_w]: 2x2 confusion counts from label predictions.
+ * @param target  in, n labels in {0, 1}
+ * @param preds   in, n labels in {0, 1}
+ * @param weight  in, n float64 weights (``_w`` variants only)
+ * @param n       number of rows, >= 0
+ * @param has_ignore, ignore_index  skip rows whose target equals ignore_index
+ * @param state   in/out, 2x2 row-major, state[t][p] += 1 (or weight)
+ * @param num_threads  0 auto, 1 single, n at most n
+ * Thread safety: reentrant; one writer per state.
+ */
+#define TM_DECL_BINARY_LABELS(tn, T, pn, P)                                                    \
+  TM_API int32_t tm_binary_labels_##tn##_##pn(const T* target, const P* preds, int64_t n,      \
+                                               int32_t has_ignore, int64_t ignore_index,        \
+                                               int64_t* state, int32_t num_threads);           \
+  TM_API int32_t tm_binary_labels_##tn##_##pn##_w(const T* target, const P* preds,             \
+                                                   const double* weight, int64_t n,             \
+                                                   int32_t has_ignore, int64_t ignore_index,    \
+                                                   double* state, int32_t num_threads);
+TM_LABEL_LABEL_PAIRS(TM_DECL_BINARY_LABELS)
+
+/**
+ * tm_binary_scores_<T>_<F>[_w]: 2x2 confusion counts from scores; a row is predicted positive
+ * when (double)score >= threshold. Scores must be finite.
+ * @param scores     in, n float32/float64 scores
+ * @param threshold  decision threshold (exact comparison in double)
+ * Other parameters and thread safety as tm_binary_labels_*.
+ */
+#define TM_DECL_BINARY_SCORES(tn, T, sn, F)                                                    \
+  TM_API int32_t tm_binary_scores_##tn##_##sn(const T* target, const F* scores, int64_t n,     \
+                                               double threshold, int32_t has_ignore,            \
+                                               int64_t ignore_index, int64_t* state,            \
+                                               int32_t num_threads);                            \
+  TM_API int32_t tm_binary_scores_##tn##_##sn##_w(const T* target, const F* scores,            \
+                                                   const double* weight, int64_t n,             \
+                                                   double threshold, int32_t has_ignore,        \
+                                                   int64_t ignore_index, double* state,         \
+                                                   int32_t num_threads);
+TM_LABEL_SCORE_PAIRS(TM_DECL_BINARY_SCORES)
+
+/* ---- multiclass --------------------------------------------------------------------------- */
+/**
+ * tm_multiclass_labels_<T>_<P>[_w]: KxK confusion counts, state[t][p] += 1 (or weight).
+ * @param num_classes  K >= 0; labels must lie in [0, K)
+ * @param state        in/out, K*K row-major
+ * @param seen         in/out, K bytes or NULL; seen[t] = seen[p] = 1 for every counted row
+ * Other parameters and thread safety as tm_binary_labels_*.
+ */
+#define TM_DECL_MULTICLASS_LABELS(tn, T, pn, P)                                                \
+  TM_API int32_t tm_multiclass_labels_##tn##_##pn(const T* target, const P* preds, int64_t n,  \
+                                                   int64_t num_classes, int32_t has_ignore,     \
+                                                   int64_t ignore_index, int64_t* state,        \
+                                                   uint8_t* seen, int32_t num_threads);         \
+  TM_API int32_t tm_multiclass_labels_##tn##_##pn##_w(                                         \
+      const T* target, const P* preds, const double* weight, int64_t n, int64_t num_classes,   \
+      int32_t has_ignore, int64_t ignore_index, double* state, uint8_t* seen,                   \
+      int32_t num_threads);
+TM_LABEL_LABEL_PAIRS(TM_DECL_MULTICLASS_LABELS)
+
+/**
+ * tm_multiclass_scores_<T>_<F>[_w]: KxK confusion counts from an n x K row-major score matrix;
+ * the prediction is the argmax of the row (first maximum wins). Scores of counted rows must be
+ * finite. Parameters and thread safety as tm_multiclass_labels_*.
+ */
+#define TM_DECL_MULTICLASS_SCORES(tn, T, sn, F)                                                \
+  TM_API int32_t tm_multiclass_scores_##tn##_##sn(const T* target, const F* scores, int64_t n, \
+                                                   int64_t num_classes, int32_t has_ignore,     \
+                                                   int64_t ignore_index, int64_t* state,        \
+                                                   uint8_t* seen, int32_t num_threads);         \
+  TM_API int32_t tm_multiclass_scores_##tn##_##sn##_w(                                         \
+      const T* target, const F* scores, const double* weight, int64_t n, int64_t num_classes,  \
+      int32_t has_ignore, int64_t ignore_index, double* state, uint8_t* seen,                   \
+      int32_t num_threads);
+TM_LABEL_SCORE_PAIRS(TM_DECL_MULTICLASS_SCORES)
+
+/* ---- multilabel --------------------------------------------------------------------------- */
+/**
+ * tm_multilabel_labels_<T>_<P>[_w]: per-label 2x2 counts of an n x L label matrix.
+ * @param target, preds  in, n x L row-major labels in {0, 1}
+ * @param num_labels     L >= 0
+ * @param state          in/out, L x 2 x 2, state[l][t][p] += 1 (or weight)
+ * @param samples        in/out, histogram over the per-row triplet (tp, fp, fn) at
+ *                       triplet_index = s(s+1)(s+2)/6 + r(r+1)/2 + fn (s = tp+fp+fn, r = fp+fn)
+ * @param samples_len    length of samples, >= (L+1)(L+2)(L+3)/6
+ * No ignore_index. Other parameters and thread safety as tm_binary_labels_*.
+ */
+#define TM_DECL_MULTILABEL_LABELS(tn, T, pn, P)                                                \
+  TM_API int32_t tm_multilabel_labels_##tn##_##pn(const T* target, const P* preds, int64_t n,  \
+                                                   int64_t num_labels, int64_t* state,          \
+                                                   int64_t* samples, int64_t samples_len,       \
+                                                   int32_t num_threads);                        \
+  TM_API int32_t tm_multilabel_labels_##tn##_##pn##_w(                                         \
+      const T* target, const P* preds, const double* weight, int64_t n, int64_t num_labels,    \
+      double* state, double* samples, int64_t samples_len, int32_t num_threads);
+TM_LABEL_LABEL_PAIRS(TM_DECL_MULTILABEL_LABELS)
+
+/**
+ * tm_multilabel_scores_<T>_<F>[_w]: as tm_multilabel_labels_*, predictions being
+ * (double)score >= threshold over an n x L score matrix (scores must be finite).
+ */
+#define TM_DECL_MULTILABEL_SCORES(tn, T, sn, F)                                                \
+  TM_API int32_t tm_multilabel_scores_##tn##_##sn(const T* target, const F* scores, int64_t n, \
+                                                   int64_t num_labels, double threshold,        \
+                                                   int64_t* state, int64_t* samples,            \
+                                                   int64_t samples_len, int32_t num_threads);   \
+  TM_API int32_t tm_multilabel_scores_##tn##_##sn##_w(                                         \
+      const T* target, const F* scores, const double* weight, int64_t n, int64_t num_labels,   \
+      double threshold, double* state, double* samples, int64_t samples_len,                    \
+      int32_t num_threads);
+TM_LABEL_SCORE_PAIRS(TM_DECL_MULTILABEL_SCORES)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TALLYML_TALLYML_H_ */

@@ -1,0 +1,221 @@
+// The C ABI: every extern "C" entry point, its argument checks and its error handling. Each body
+// runs inside guarded(), which turns any C++ exception into an error code plus a message, so no
+// exception ever crosses the boundary.
+#include <cstdint>
+#include <exception>
+#include <new>
+
+#include "common.hpp"
+#include "kernels.hpp"
+#include "tallyml/tallyml.h"
+
+#ifndef TALLYML_VERSION
+#error "TALLYML_VERSION must be defined by the build"
+#endif
+
+namespace tallyml {
+const char* last_error();
+}
+
+namespace {
+
+using namespace tallyml;
+
+template <class Fn>
+int32_t guarded(Fn&& fn) noexcept {
+  try {
+    return fn();
+  } catch (const std::bad_alloc&) {
+    set_error("out of memory");
+    return TM_ERR_MEMORY;
+  } catch (const std::exception& e) {
+    set_error("internal error: %s", e.what());
+    return TM_ERR_INTERNAL;
+  } catch (...) {
+    set_error("internal error: unknown exception");
+    return TM_ERR_INTERNAL;
+  }
+}
+
+// Argument checks shared by the entry points; each sets the message and returns false.
+bool need(const void* ptr, const char* name) {
+  if (ptr) return true;
+  set_error("%s is NULL", name);
+  return false;
+}
+bool non_negative(int64_t v, const char* name) {
+  if (v >= 0) return true;
+  set_error("%s must be >= 0, got %lld", name, static_cast<long long>(v));
+  return false;
+}
+bool common_args(const void* target, const void* preds, const void* weight, bool weighted,
+                 int64_t n, const void* state, int32_t num_threads) {
+  return need(target, "target") && need(preds, "preds") &&
+         (!weighted || need(weight, "sample_weight")) && need(state, "state") &&
+         non_negative(n, "n") && non_negative(num_threads, "num_threads");
+}
+// K x K states must be addressable: K up to 2^31 keeps K * K within int64.
+bool size_arg(int64_t v, const char* name, int64_t limit) {
+  if (!non_negative(v, name)) return false;
+  if (v <= limit) return true;
+  set_error("%s = %lld is too large (at most %lld)", name, static_cast<long long>(v),
+            static_cast<long long>(limit));
+  return false;
+}
+constexpr int64_t kMaxClasses = int64_t{1} << 31;
+constexpr int64_t kMaxLabels = int64_t{1} << 20;
+
+}  // namespace
+
+extern "C" {
+
+TM_API const char* tm_last_error(void) { return tallyml::last_error(); }
+TM_API const char* tm_version(void) { return TALLYML_VERSION; }
+TM_API int32_t tm_simd_level(void) { return tallyml::simd_level(); }
+TM_API int32_t tm_set_simd_level(int32_t level) {
+  const int rc = tallyml::set_simd_level(level);
+  if (rc != TM_OK) set_error("SIMD level %d is not available on this CPU", level);
+  return rc;
+}
+
+#define TM_DEF_BINARY_LABELS(tn, T, pn, P)                                                    \
+  TM_API int32_t tm_binary_labels_##tn##_##pn(const T* target, const P* preds, int64_t n,     \
+                                               int32_t has_ignore, int64_t ignore_index,       \
+                                               int64_t* state, int32_t num_threads) {         \
+    return guarded([&] {                                                                      \
+      if (!common_args(target, preds, nullptr, false, n, state, num_threads))                 \
+        return int(TM_ERR_ARGUMENT);                                                          \
+      return binary_labels<T, P, int64_t>(target, preds, nullptr, n, has_ignore,              \
+                                          ignore_index, state, num_threads);                  \
+    });                                                                                       \
+  }                                                                                           \
+  TM_API int32_t tm_binary_labels_##tn##_##pn##_w(const T* target, const P* preds,            \
+                                                   const double* weight, int64_t n,            \
+                                                   int32_t has_ignore, int64_t ignore_index,   \
+                                                   double* state, int32_t num_threads) {      \
+    return guarded([&] {                                                                      \
+      if (!common_args(target, preds, weight, true, n, state, num_threads))                   \
+        return int(TM_ERR_ARGUMENT);                                                          \
+      return binary_labels<T, P, double>(target, preds, weight, n, has_ignore, ignore_index,  \
+                                         state, num_threads);                                 \
+    });                                                                                       \
+  }
+TM_LABEL_LABEL_PAIRS(TM_DEF_BINARY_LABELS)
+
+#define TM_DEF_BINARY_SCORES(tn, T, sn, F)                                                    \
+  TM_API int32_t tm_binary_scores_##tn##_##sn(const T* target, const F* scores, int64_t n,    \
+                                               double threshold, int32_t has_ignore,           \
+                                               int64_t ignore_index, int64_t* state,           \
+                                               int32_t num_threads) {                          \
+    return guarded([&] {                                                                      \
+      if (!common_args(target, scores, nullptr, false, n, state, num_threads))                \
+        return int(TM_ERR_ARGUMENT);                                                          \
+      return binary_scores<T, F, int64_t>(target, scores, nullptr, n, threshold, has_ignore,  \
+                                          ignore_index, state, num_threads);                  \
+    });                                                                                       \
+  }                                                                                           \
+  TM_API int32_t tm_binary_scores_##tn##_##sn##_w(const T* target, const F* scores,           \
+                                                   const double* weight, int64_t n,            \
+                                                   double threshold, int32_t has_ignore,       \
+                                                   int64_t ignore_index, double* state,        \
+                                                   int32_t num_threads) {                      \
+    return guarded([&] {                                                                      \
+      if (!common_args(target, scores, weight, true, n, state, num_threads))                  \
+        return int(TM_ERR_ARGUMENT);                                                          \
+      return binary_scores<T, F, double>(target, scores, weight, n, threshold, has_ignore,    \
+                                         ignore_index, state, num_threads);                   \
+    });                                                                                       \
+  }
+TM_LABEL_SCORE_PAIRS(TM_DEF_BINARY_SCORES)
+
+// Multiclass labels and scores share their signature; `what` is labels or scores.
+#define TM_DEF_MULTICLASS(what, tn, T, pn, P)                                                 \
+  TM_API int32_t tm_multiclass_##what##_##tn##_##pn(                                          \
+      const T* target, const P* preds, int64_t n, int64_t num_classes, int32_t has_ignore,    \
+      int64_t ignore_index, int64_t* state, uint8_t* seen, int32_t num_threads) {             \
+    return guarded([&] {                                                                      \
+      if (!common_args(target, preds, nullptr, false, n, state, num_threads) ||               \
+          !size_arg(num_classes, "num_classes", kMaxClasses))                                 \
+        return int(TM_ERR_ARGUMENT);                                                          \
+      return multiclass_##what<T, P, int64_t>(target, preds, nullptr, n, num_classes,         \
+                                              has_ignore, ignore_index, state, seen,          \
+                                              num_threads);                                   \
+    });                                                                                       \
+  }                                                                                           \
+  TM_API int32_t tm_multiclass_##what##_##tn##_##pn##_w(                                      \
+      const T* target, const P* preds, const double* weight, int64_t n, int64_t num_classes,  \
+      int32_t has_ignore, int64_t ignore_index, double* state, uint8_t* seen,                  \
+      int32_t num_threads) {                                                                   \
+    return guarded([&] {                                                                      \
+      if (!common_args(target, preds, weight, true, n, state, num_threads) ||                 \
+          !size_arg(num_classes, "num_classes", kMaxClasses))                                 \
+        return int(TM_ERR_ARGUMENT);                                                          \
+      return multiclass_##what<T, P, double>(target, preds, weight, n, num_classes,           \
+                                             has_ignore, ignore_index, state, seen,           \
+                                             num_threads);                                    \
+    });                                                                                       \
+  }
+#define TM_DEF_MULTICLASS_LABELS(tn, T, pn, P) TM_DEF_MULTICLASS(labels, tn, T, pn, P)
+#define TM_DEF_MULTICLASS_SCORES(tn, T, pn, P) TM_DEF_MULTICLASS(scores, tn, T, pn, P)
+TM_LABEL_LABEL_PAIRS(TM_DEF_MULTICLASS_LABELS)
+TM_LABEL_SCORE_PAIRS(TM_DEF_MULTICLASS_SCORES)
+
+// Multilabel: the samples histogram must hold every triplet of L labels.
+#define TM_MULTILABEL_CHECKS(weighted)                                                        \
+  if (!common_args(target, preds, weight, weighted, n, state, num_threads) ||                 \
+      !need(samples, "samples") || !size_arg(num_labels, "num_labels", kMaxLabels))           \
+    return int(TM_ERR_ARGUMENT);                                                              \
+  if (samples_len < triplet_bins(num_labels)) {                                               \
+    set_error("samples has %lld bins, %lld labels need %lld",                                 \
+              static_cast<long long>(samples_len), static_cast<long long>(num_labels),        \
+              static_cast<long long>(triplet_bins(num_labels)));                              \
+    return int(TM_ERR_ARGUMENT);                                                              \
+  }
+
+#define TM_DEF_MULTILABEL_LABELS(tn, T, pn, P)                                                \
+  TM_API int32_t tm_multilabel_labels_##tn##_##pn(const T* target, const P* preds, int64_t n, \
+                                                   int64_t num_labels, int64_t* state,         \
+                                                   int64_t* samples, int64_t samples_len,      \
+                                                   int32_t num_threads) {                      \
+    return guarded([&] {                                                                      \
+      const double* weight = nullptr;                                                         \
+      TM_MULTILABEL_CHECKS(false)                                                             \
+      return multilabel_labels<T, P, int64_t>(target, preds, weight, n, num_labels, state,    \
+                                              samples, num_threads);                          \
+    });                                                                                       \
+  }                                                                                           \
+  TM_API int32_t tm_multilabel_labels_##tn##_##pn##_w(                                        \
+      const T* target, const P* preds, const double* weight, int64_t n, int64_t num_labels,   \
+      double* state, double* samples, int64_t samples_len, int32_t num_threads) {              \
+    return guarded([&] {                                                                      \
+      TM_MULTILABEL_CHECKS(true)                                                              \
+      return multilabel_labels<T, P, double>(target, preds, weight, n, num_labels, state,     \
+                                             samples, num_threads);                           \
+    });                                                                                       \
+  }
+TM_LABEL_LABEL_PAIRS(TM_DEF_MULTILABEL_LABELS)
+
+#define TM_DEF_MULTILABEL_SCORES(tn, T, sn, F)                                                \
+  TM_API int32_t tm_multilabel_scores_##tn##_##sn(                                            \
+      const T* target, const F* preds, int64_t n, int64_t num_labels, double threshold,       \
+      int64_t* state, int64_t* samples, int64_t samples_len, int32_t num_threads) {           \
+    return guarded([&] {                                                                      \
+      const double* weight = nullptr;                                                         \
+      TM_MULTILABEL_CHECKS(false)                                                             \
+      return multilabel_scores<T, F, int64_t>(target, preds, weight, n, num_labels,           \
+                                              threshold, state, samples, num_threads);        \
+    });                                                                                       \
+  }                                                                                           \
+  TM_API int32_t tm_multilabel_scores_##tn##_##sn##_w(                                        \
+      const T* target, const F* preds, const double* weight, int64_t n, int64_t num_labels,   \
+      double threshold, double* state, double* samples, int64_t samples_len,                   \
+      int32_t num_threads) {                                                                   \
+    return guarded([&] {                                                                      \
+      TM_MULTILABEL_CHECKS(true)                                                              \
+      return multilabel_scores<T, F, double>(target, preds, weight, n, num_labels, threshold, \
+                                             state, samples, num_threads);                    \
+    });                                                                                       \
+  }
+TM_LABEL_SCORE_PAIRS(TM_DEF_MULTILABEL_SCORES)
+
+}  // extern "C"

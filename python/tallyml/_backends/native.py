@@ -1,0 +1,139 @@
+"""The ``native`` backend: the contract of ``tallyml._backends`` served by the C++ core.
+
+Per call: pick the entry point from a dict keyed by dtype characters, extract raw addresses
+(``_native.address``), call, and raise the core's message on a non-zero return code. The GIL is
+released for the duration of the call (ctypes CDLL). Empty batches return before touching the
+library.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _native
+
+__all__ = [
+    "binary_labels",
+    "binary_scores",
+    "multiclass_labels",
+    "multiclass_scores",
+    "multilabel_labels",
+    "multilabel_scores",
+]
+
+# numpy dtype.char -> ABI suffix. bool is passed as uint8 (numpy stores it as 0/1 bytes).
+_LABEL_CHARS = {"?": "u8", "B": "u8", "b": "i8", "h": "i16", "i": "i32", "l": "i64", "q": "i64"}
+_SCORE_CHARS = {"f": "f32", "d": "f64"}
+for _c, _s in list(_LABEL_CHARS.items()):  # 'l' vs 'q' naming of int64 differs by platform
+    if np.dtype(_c).itemsize != {"u8": 1, "i8": 1, "i16": 2, "i32": 4, "i64": 8}[_s]:
+        del _LABEL_CHARS[_c]
+
+_address = _native.address
+_tables: dict[str, dict] | None = None
+
+def _build_tables() -> dict[str, dict]:
+    """family -> {(target char, preds char, weighted): ctypes function}."""
+    lib = _native.library()
+    tables = {}
+    for family in ("binary_labels", "binary_scores", "multiclass_labels", "multiclass_scores",
+                   "multilabel_labels", "multilabel_scores"):
+        preds_chars = _SCORE_CHARS if family.endswith("scores") else _LABEL_CHARS
+        table = {}
+        for tc, ts in _LABEL_CHARS.items():
+            for pc, ps in preds_chars.items():
+                name = f"tm_{family}_{ts}_{ps}"
+                table[(tc, pc, False)] = lib.functions[name]
+                table[(tc, pc, True)] = lib.functions[name + "_w"]
+        tables[family] = table
+    return tables
+
+def _fn(family, target, preds, weight):
+    global _tables
+    tables = _tables
+    if tables is None:
+        tables = _tables = _build_tables()
+    try:
+        return tables[family][(target.dtype.char, preds.dtype.char, weight is not None)]
+    except KeyError:
+        kind = "scores" if family.endswith("scores") else "labels"
+        raise TypeError(
+            f"native backend: unsupported dtypes for {family}: target {target.dtype}, "
+            f"preds {preds.dtype} (target: bool/uint8/int8/int16/int32/int64; preds: "
+            + ("float32/float64" if kind == "scores" else "the same label dtypes") + ")"
+        ) from None
+
+def binary_labels(target, preds, weight, ignore_index, state, num_threads=0):
+    n = target.shape[0]
+    if n == 0:
+        return
+    fn = _fn("binary_labels", target, preds, weight)
+    has, ign = (0, 0) if ignore_index is None else (1, int(ignore_index))
+    if weight is None:
+        rc = fn(_address(target), _address(preds), n, has, ign, _address(state), num_threads)
+    else:
+        rc = fn(_address(target), _address(preds), _address(weight), n, has, ign,
+                _address(state), num_threads)
+    if rc:
+        _native.raise_for(rc)
+
+def binary_scores(target, scores, threshold, weight, ignore_index, state, num_threads=0):
+    n = target.shape[0]
+    if n == 0:
+        return
+    fn = _fn("binary_scores", target, scores, weight)
+    has, ign = (0, 0) if ignore_index is None else (1, int(ignore_index))
+    if weight is None:
+        rc = fn(_address(target), _address(scores), n, threshold, has, ign, _address(state),
+                num_threads)
+    else:
+        rc = fn(_address(target), _address(scores), _address(weight), n, threshold, has, ign,
+                _address(state), num_threads)
+    if rc:
+        _native.raise_for(rc)
+
+def _multiclass(family, target, preds, weight, ignore_index, state, seen, num_threads):
+    n = target.shape[0]
+    if n == 0:
+        return
+    fn = _fn(family, target, preds, weight)
+    has, ign = (0, 0) if ignore_index is None else (1, int(ignore_index))
+    k = state.shape[0]
+    seen_p = None if seen is None else _address(seen)
+    if weight is None:
+        rc = fn(_address(target), _address(preds), n, k, has, ign, _address(state), seen_p,
+                num_threads)
+    else:
+        rc = fn(_address(target), _address(preds), _address(weight), n, k, has, ign,
+                _address(state), seen_p, num_threads)
+    if rc:
+        _native.raise_for(rc)
+
+def multiclass_labels(target, preds, weight, ignore_index, state, seen, num_threads=0):
+    _multiclass("multiclass_labels", target, preds, weight, ignore_index, state, seen,
+                num_threads)
+
+def multiclass_scores(target, scores, weight, ignore_index, state, seen, num_threads=0):
+    _multiclass("multiclass_scores", target, scores, weight, ignore_index, state, seen,
+                num_threads)
+
+def _multilabel(family, target, preds, threshold, weight, state, samples, num_threads):
+    n = target.shape[0]
+    if n == 0:
+        return
+    fn = _fn(family, target, preds, weight)
+    num_labels = target.shape[1]
+    extra = () if threshold is None else (threshold,)
+    if weight is None:
+        rc = fn(_address(target), _address(preds), n, num_labels, *extra, _address(state),
+                _address(samples), samples.shape[0], num_threads)
+    else:
+        rc = fn(_address(target), _address(preds), _address(weight), n, num_labels, *extra,
+                _address(state), _address(samples), samples.shape[0], num_threads)
+    if rc:
+        _native.raise_for(rc)
+
+def multilabel_labels(target, preds, weight, state, samples, num_threads=0):
+    _multilabel("multilabel_labels", target, preds, None, weight, state, samples, num_threads)
+
+def multilabel_scores(target, scores, threshold, weight, state, samples, num_threads=0):
+    _multilabel("multilabel_scores", target, scores, threshold, weight, state, samples,
+                num_threads)
