@@ -1,6 +1,7 @@
 """tallyml: watch machine-learning models while they run.
 
-Importing the package is cheap: numba, the native library and the exporters load on first use.
+Importing the package is cheap: numba, the native library, dask and the exporters load on first
+use.
 """
 from ._version import __version__
 from ._errors import TallymlWarning, UndefinedMetricWarning
@@ -9,6 +10,9 @@ from .drift import ADWIN, DDM, PageHinkley, PredictionDrift, ScoreDrift
 from .fit import FitMonitor
 from .rules import AlertEngine, Rule
 from .estimation import EstimatedMetrics, HistogramCalibrator, IsotonicCalibrator
+from .windows import Decayed, Windowed
+from .persistence import Autosave, CheckpointError, load, save
+from .shared import SharedSlots
 
 __all__ = [
     "__version__",
@@ -29,4 +33,11 @@ __all__ = [
     "EstimatedMetrics",
     "HistogramCalibrator",
     "IsotonicCalibrator",
+    "Windowed",
+    "Decayed",
+    "save",
+    "load",
+    "Autosave",
+    "CheckpointError",
+    "SharedSlots",
 ]
