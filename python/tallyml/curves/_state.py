@@ -135,9 +135,14 @@ class CurveState:
             # value checks always run: a NaN or out-of-range score has no bin, and skipping the
             # check would let a kernel write outside the histogram
             self._check(t, s, w)
-            if w is not None and self.hist.dtype != np.float64:
-                self.hist = self.hist.astype(np.float64)
-            self._count(t, s, w)
+            old = self.hist
+            if w is not None and old.dtype != np.float64:
+                self.hist = old.astype(np.float64)  # first weighted batch: float64 counts
+            try:
+                self._count(t, s, w)
+            except BaseException:
+                self.hist = old  # the native core validates inside _count and writes nothing
+                raise
         return self
 
     # ------------------------------------------------------------------ merge
