@@ -15,7 +15,14 @@ from tallyml.curves import exact as ex
 from tallyml.curves._layout import DEFAULT_LAYOUT, bin_index_numpy, make_layout
 
 BOUND = 1e-3  # documented |binned - exact| bound for AUROC and AP (docs/curves.md)
-BACKENDS = ["numpy", "numba"]
+
+def _native_ok():
+    from tallyml import _native
+
+    return _native.available()
+
+
+BACKENDS = ["numpy", "numba"] + (["native"] if _native_ok() else [])
 
 
 def sk(fn, *args, **kw):
@@ -52,7 +59,7 @@ def test_layout_edges_start_their_bins():
         np.testing.assert_array_equal(bin_index_numpy(below, lay), np.arange(e.size - 1))
 
 
-@pytest.mark.parametrize("backend", ["numba"])
+@pytest.mark.parametrize("backend", BACKENDS[1:])
 def test_kernel_bins_equal_reference_bins(backend):
     rng = np.random.default_rng(0)
     for lay_args in ((None, "dyadic"), (1000, "uniform"), (64, "dyadic")):
@@ -77,7 +84,7 @@ def test_kernel_bins_equal_reference_bins(backend):
 def test_binned_auroc_and_ap_within_documented_bound(dist):
     rng = np.random.default_rng(1)
     y, s = continuous(dist, rng)
-    c = BinaryCurves()
+    c = BinaryCurves(backend="numba")
     c.update(y, s)
     assert abs(c.roc_auc() - skm.roc_auc_score(y, s)) <= BOUND
     assert abs(c.average_precision() - skm.average_precision_score(y, s)) <= BOUND

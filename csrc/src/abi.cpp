@@ -220,6 +220,7 @@ TM_LABEL_SCORE_PAIRS(TM_DEF_MULTILABEL_SCORES)
 
 }  // extern "C"
 
+<<<<<<< HEAD
 // ==== drift histograms (tallyml.drift) ============================================================
 #include "histogram.hpp"
 
@@ -260,15 +261,73 @@ bool hist_args(int64_t n_rows, int64_t n_cols, int64_t start, int64_t stop, int6
   if (counts_len != edge_offsets[groups] + groups) {
     set_error("counts has %lld bins, the layout needs %lld", static_cast<long long>(counts_len),
               static_cast<long long>(edge_offsets[groups] + groups));
+=======
+// ---- BEGIN curves block (streaming ROC / PR / calibration histograms, curves.hpp) -----------
+#include "curves.hpp"
+
+namespace {
+
+// The layout must be one of the two known kinds and give exactly nbins bins.
+bool curves_layout_ok(const int64_t* layout, int64_t nbins, tallyml::curves::Layout* out) {
+  if (!need(layout, "layout")) return false;
+  *out = {layout[0], layout[1], layout[2], layout[3], layout[4]};
+  int64_t want = -1;
+  if (out->kind == 0 && out->a >= 0 && out->a <= 20 && out->shift == 52 - out->a && out->half > 0)
+    want = 2 * out->half + 1;
+  else if (out->kind == 1 && out->a >= 1)
+    want = out->a + 1;
+  if (want < 0 || want != nbins) {
+    set_error("layout (kind %lld, a %lld) does not describe %lld bins",
+              static_cast<long long>(out->kind), static_cast<long long>(out->a),
+              static_cast<long long>(nbins));
+>>>>>>> h-curves
     return false;
   }
   return true;
 }
 
+<<<<<<< HEAD
+=======
+template <class T, class F, class H>
+int32_t curves_binary(const T* target, const F* scores, const double* weight, int64_t n,
+                      int32_t has_ignore, int64_t ignore_index, const int64_t* layout,
+                      int32_t logits, double eps, H* hist, double* psum, double* sums,
+                      int64_t nbins, int32_t num_threads) {
+  namespace cv = tallyml::curves;
+  if (!common_args(target, scores, weight, weight != nullptr, n, hist, num_threads) ||
+      !need(psum, "psum") || !need(sums, "sums"))
+    return TM_ERR_ARGUMENT;
+  cv::Layout L;
+  if (!curves_layout_ok(layout, nbins, &L)) return TM_ERR_ARGUMENT;
+  int32_t kind = cv::kOk;
+  const int64_t row = cv::first_bad_binary(target, scores, weight, n, has_ignore != 0,
+                                           ignore_index, logits != 0, &kind);
+  if (row >= 0) {
+    if (kind == cv::kBadTarget) {
+      report_label("target", row, -1, static_cast<int64_t>(target[row]), 2);
+    } else if (kind == cv::kBadScore) {
+      report_score("preds", row, -1, static_cast<double>(scores[row]));
+    } else if (kind == cv::kScoreRange) {
+      char v[40];
+      py_float_repr(static_cast<double>(scores[row]), v, sizeof v);
+      set_error("preds[%lld] = %s is outside [0, 1] (pass logits=True for unbounded scores)",
+                static_cast<long long>(row), v);
+    } else {
+      report_weight(row, weight[row]);
+    }
+    return TM_ERR_VALUE;
+  }
+  cv::count_binary(target, scores, weight, n, has_ignore != 0, ignore_index, L, logits != 0,
+                   eps, hist, psum, sums);
+  return TM_OK;
+}
+
+>>>>>>> h-curves
 }  // namespace
 
 extern "C" {
 
+<<<<<<< HEAD
 #define TM_DEF_DRIFT_HIST(sn, F)                                                              \
   TM_API int32_t tm_drift_hist_##sn(const F* values, int64_t n_rows, int64_t n_cols,          \
                                     int64_t start, int64_t stop, int64_t groups,               \
@@ -291,3 +350,31 @@ TM_DEF_DRIFT_HIST(f64, double)
 
 }  // extern "C"
 // ==== end drift histograms ========================================================================
+=======
+#define TM_DEF_CURVES_BINARY(tn, T, sn, F)                                                    \
+  TM_API int32_t tm_curves_binary_##tn##_##sn(                                                \
+      const T* target, const F* scores, int64_t n, int32_t has_ignore, int64_t ignore_index,  \
+      const int64_t* layout, int32_t logits, double eps, int64_t* hist, double* psum,         \
+      double* sums, int64_t nbins, int32_t num_threads) {                                     \
+    return guarded([&] {                                                                      \
+      return curves_binary<T, F, int64_t>(target, scores, nullptr, n, has_ignore,             \
+                                          ignore_index, layout, logits, eps, hist, psum,      \
+                                          sums, nbins, num_threads);                          \
+    });                                                                                       \
+  }                                                                                           \
+  TM_API int32_t tm_curves_binary_##tn##_##sn##_w(                                            \
+      const T* target, const F* scores, const double* weight, int64_t n, int32_t has_ignore,  \
+      int64_t ignore_index, const int64_t* layout, int32_t logits, double eps, double* hist,  \
+      double* psum, double* sums, int64_t nbins, int32_t num_threads) {                       \
+    return guarded([&] {                                                                      \
+      if (!need(weight, "sample_weight")) return int32_t(TM_ERR_ARGUMENT);                    \
+      return curves_binary<T, F, double>(target, scores, weight, n, has_ignore, ignore_index, \
+                                         layout, logits, eps, hist, psum, sums, nbins,        \
+                                         num_threads);                                        \
+    });                                                                                       \
+  }
+TM_LABEL_SCORE_PAIRS(TM_DEF_CURVES_BINARY)
+
+}  // extern "C"
+// ---- END curves block -----------------------------------------------------------------------
+>>>>>>> h-curves

@@ -190,6 +190,7 @@ TM_LABEL_LABEL_PAIRS(TM_DECL_MULTILABEL_LABELS)
       int32_t num_threads);
 TM_LABEL_SCORE_PAIRS(TM_DECL_MULTILABEL_SCORES)
 
+<<<<<<< HEAD
 /* ==== drift histograms (tallyml.drift) ========================================================= */
 /**
  * tm_drift_hist_<F>: add rows [start, stop) of a row-major n_rows x n_cols matrix of scores into
@@ -216,6 +217,36 @@ TM_LABEL_SCORE_PAIRS(TM_DECL_MULTILABEL_SCORES)
 TM_DECL_DRIFT_HIST(f32, float)
 TM_DECL_DRIFT_HIST(f64, double)
 /* ==== end drift histograms ===================================================================== */
+=======
+/* ---- curves (streaming ROC / PR / calibration histograms) --- BEGIN curves block ----------- */
+/**
+ * tm_curves_binary_<T>_<F>[_w]: per-bin positive/negative score histogram of a binary batch.
+ * The whole batch is validated first (labels in {0, 1}, finite scores, scores in [0, 1] unless
+ * logits, weights); on a bad value nothing is written and TM_ERR_VALUE is returned.
+ * @param target   in, n labels in {0, 1}
+ * @param scores   in, n float32/float64 probabilities (or logits when logits != 0)
+ * @param weight   in, n float64 weights (``_w`` variants only)
+ * @param layout   in, 5 int64: kind (0 dyadic, 1 uniform), a, shift, base, half
+ *                 (python/tallyml/curves/_layout.py)
+ * @param eps      log-loss clipping; <= 0 skips the log-loss sum
+ * @param hist     in/out, nbins x 2 row-major [bin][label], int64 (or float64 for ``_w``)
+ * @param psum     in/out, nbins float64: += weight * probability
+ * @param sums     in/out, 2 float64: += (weight * (t - p)^2, weight * log loss)
+ * @param nbins    rows of hist; must equal the layout's bin count
+ * Thread safety: reentrant; one writer per state. num_threads is accepted (single thread now).
+ */
+#define TM_DECL_CURVES_BINARY(tn, T, sn, F)                                                    \
+  TM_API int32_t tm_curves_binary_##tn##_##sn(                                                 \
+      const T* target, const F* scores, int64_t n, int32_t has_ignore, int64_t ignore_index,   \
+      const int64_t* layout, int32_t logits, double eps, int64_t* hist, double* psum,          \
+      double* sums, int64_t nbins, int32_t num_threads);                                       \
+  TM_API int32_t tm_curves_binary_##tn##_##sn##_w(                                             \
+      const T* target, const F* scores, const double* weight, int64_t n, int32_t has_ignore,   \
+      int64_t ignore_index, const int64_t* layout, int32_t logits, double eps, double* hist,   \
+      double* psum, double* sums, int64_t nbins, int32_t num_threads);
+TM_LABEL_SCORE_PAIRS(TM_DECL_CURVES_BINARY)
+/* ---- END curves block ----------------------------------------------------------------------- */
+>>>>>>> h-curves
 
 #ifdef __cplusplus
 }
