@@ -220,7 +220,6 @@ TM_LABEL_SCORE_PAIRS(TM_DEF_MULTILABEL_SCORES)
 
 }  // extern "C"
 
-<<<<<<< HEAD
 // ==== drift histograms (tallyml.drift) ============================================================
 #include "histogram.hpp"
 
@@ -261,7 +260,38 @@ bool hist_args(int64_t n_rows, int64_t n_cols, int64_t start, int64_t stop, int6
   if (counts_len != edge_offsets[groups] + groups) {
     set_error("counts has %lld bins, the layout needs %lld", static_cast<long long>(counts_len),
               static_cast<long long>(edge_offsets[groups] + groups));
-=======
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+extern "C" {
+
+#define TM_DEF_DRIFT_HIST(sn, F)                                                              \
+  TM_API int32_t tm_drift_hist_##sn(const F* values, int64_t n_rows, int64_t n_cols,          \
+                                    int64_t start, int64_t stop, int64_t groups,               \
+                                    const int64_t* columns, const double* edges,               \
+                                    const int64_t* edge_offsets, const double* uni_lo,         \
+                                    const double* uni_scale, int64_t* counts,                  \
+                                    int64_t counts_len, int32_t validate, int64_t* bad) {      \
+    return guarded([&] {                                                                      \
+      if ((n_rows > 0 && !need(values, "values")) ||                                          \
+          !hist_args(n_rows, n_cols, start, stop, groups, columns, edges, edge_offsets,       \
+                     uni_lo, uni_scale, counts, counts_len, bad))                             \
+        return int(TM_ERR_ARGUMENT);                                                          \
+      const HistLayout lay{groups, columns, edges, edge_offsets, uni_lo, uni_scale};          \
+      return int(drift_hist<F>(values, n_cols, start, stop, lay, counts, counts_len,          \
+                               validate, bad));                                               \
+    });                                                                                       \
+  }
+TM_DEF_DRIFT_HIST(f32, float)
+TM_DEF_DRIFT_HIST(f64, double)
+
+}  // extern "C"
+// ==== end drift histograms ========================================================================
+
 // ---- BEGIN curves block (streaming ROC / PR / calibration histograms, curves.hpp) -----------
 #include "curves.hpp"
 
@@ -280,14 +310,11 @@ bool curves_layout_ok(const int64_t* layout, int64_t nbins, tallyml::curves::Lay
     set_error("layout (kind %lld, a %lld) does not describe %lld bins",
               static_cast<long long>(out->kind), static_cast<long long>(out->a),
               static_cast<long long>(nbins));
->>>>>>> h-curves
     return false;
   }
   return true;
 }
 
-<<<<<<< HEAD
-=======
 template <class T, class F, class H>
 int32_t curves_binary(const T* target, const F* scores, const double* weight, int64_t n,
                       int32_t has_ignore, int64_t ignore_index, const int64_t* layout,
@@ -322,35 +349,10 @@ int32_t curves_binary(const T* target, const F* scores, const double* weight, in
   return TM_OK;
 }
 
->>>>>>> h-curves
 }  // namespace
 
 extern "C" {
 
-<<<<<<< HEAD
-#define TM_DEF_DRIFT_HIST(sn, F)                                                              \
-  TM_API int32_t tm_drift_hist_##sn(const F* values, int64_t n_rows, int64_t n_cols,          \
-                                    int64_t start, int64_t stop, int64_t groups,               \
-                                    const int64_t* columns, const double* edges,               \
-                                    const int64_t* edge_offsets, const double* uni_lo,         \
-                                    const double* uni_scale, int64_t* counts,                  \
-                                    int64_t counts_len, int32_t validate, int64_t* bad) {      \
-    return guarded([&] {                                                                      \
-      if ((n_rows > 0 && !need(values, "values")) ||                                          \
-          !hist_args(n_rows, n_cols, start, stop, groups, columns, edges, edge_offsets,       \
-                     uni_lo, uni_scale, counts, counts_len, bad))                             \
-        return int(TM_ERR_ARGUMENT);                                                          \
-      const HistLayout lay{groups, columns, edges, edge_offsets, uni_lo, uni_scale};          \
-      return int(drift_hist<F>(values, n_cols, start, stop, lay, counts, counts_len,          \
-                               validate, bad));                                               \
-    });                                                                                       \
-  }
-TM_DEF_DRIFT_HIST(f32, float)
-TM_DEF_DRIFT_HIST(f64, double)
-
-}  // extern "C"
-// ==== end drift histograms ========================================================================
-=======
 #define TM_DEF_CURVES_BINARY(tn, T, sn, F)                                                    \
   TM_API int32_t tm_curves_binary_##tn##_##sn(                                                \
       const T* target, const F* scores, int64_t n, int32_t has_ignore, int64_t ignore_index,  \
@@ -377,4 +379,3 @@ TM_LABEL_SCORE_PAIRS(TM_DEF_CURVES_BINARY)
 
 }  // extern "C"
 // ---- END curves block -----------------------------------------------------------------------
->>>>>>> h-curves

@@ -190,7 +190,6 @@ TM_LABEL_LABEL_PAIRS(TM_DECL_MULTILABEL_LABELS)
       int32_t num_threads);
 TM_LABEL_SCORE_PAIRS(TM_DECL_MULTILABEL_SCORES)
 
-<<<<<<< HEAD
 /* ==== drift histograms (tallyml.drift) ========================================================= */
 /**
  * tm_drift_hist_<F>: add rows [start, stop) of a row-major n_rows x n_cols matrix of scores into
@@ -217,7 +216,7 @@ TM_LABEL_SCORE_PAIRS(TM_DECL_MULTILABEL_SCORES)
 TM_DECL_DRIFT_HIST(f32, float)
 TM_DECL_DRIFT_HIST(f64, double)
 /* ==== end drift histograms ===================================================================== */
-=======
+
 /* ---- curves (streaming ROC / PR / calibration histograms) --- BEGIN curves block ----------- */
 /**
  * tm_curves_binary_<T>_<F>[_w]: per-bin positive/negative score histogram of a binary batch.
@@ -246,7 +245,6 @@ TM_DECL_DRIFT_HIST(f64, double)
       double* psum, double* sums, int64_t nbins, int32_t num_threads);
 TM_LABEL_SCORE_PAIRS(TM_DECL_CURVES_BINARY)
 /* ---- END curves block ----------------------------------------------------------------------- */
->>>>>>> h-curves
 
 #ifdef __cplusplus
 }
