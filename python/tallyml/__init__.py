@@ -5,6 +5,9 @@ Importing the package is cheap: numba, the native library and the exporters load
 from ._version import __version__
 from ._errors import TallymlWarning, UndefinedMetricWarning
 from .metrics import BinaryMetrics, MulticlassMetrics, MultilabelMetrics
+from .drift import ADWIN, DDM, PageHinkley, PredictionDrift, ScoreDrift
+from .fit import FitMonitor
+from .rules import AlertEngine, Rule
 
 __all__ = [
     "__version__",
@@ -13,4 +16,13 @@ __all__ = [
     "BinaryMetrics",
     "MulticlassMetrics",
     "MultilabelMetrics",
+    # anomaly monitoring
+    "ADWIN",
+    "DDM",
+    "PageHinkley",
+    "PredictionDrift",
+    "ScoreDrift",
+    "FitMonitor",
+    "AlertEngine",
+    "Rule",
 ]
