@@ -1,6 +1,7 @@
 """tallyml: watch machine-learning models while they run.
 
-Importing the package is cheap: numba, the native library and the exporters load on first use.
+Importing the package is cheap: numba, the native library, dask and the exporters load on first
+use.
 """
 from ._version import __version__
 from ._errors import TallymlWarning, UndefinedMetricWarning
@@ -8,6 +9,9 @@ from .metrics import BinaryMetrics, MulticlassMetrics, MultilabelMetrics
 from .drift import ADWIN, DDM, PageHinkley, PredictionDrift, ScoreDrift
 from .fit import FitMonitor
 from .rules import AlertEngine, Rule
+from .windows import Decayed, Windowed
+from .persistence import Autosave, CheckpointError, load, save
+from .shared import SharedSlots
 
 __all__ = [
     "__version__",
@@ -25,4 +29,11 @@ __all__ = [
     "FitMonitor",
     "AlertEngine",
     "Rule",
+    "Windowed",
+    "Decayed",
+    "save",
+    "load",
+    "Autosave",
+    "CheckpointError",
+    "SharedSlots",
 ]

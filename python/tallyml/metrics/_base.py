@@ -187,6 +187,49 @@ class _MetricsBase:
         out.__setstate__({"init": self._init_args(), "state": None})
         return out
 
+    # ------------------------------------------------------------ hooks for windows, decay, shared slots
+    # (tallyml.windows and tallyml.shared use only these and the public update/merge/reset)
+    def _empty_like(self):
+        """A new object of the same class and configuration with no counts."""
+        return self._clone_empty()
+
+    def _save_state(self):
+        """An opaque copy of the counts, for ``_restore_state`` (rolling back a multi-step
+        update that failed half-way)."""
+        return self._snapshot()
+
+    def _restore_state(self, saved) -> None:
+        arrays, count = saved
+        with self._lock:
+            self._clear_pending()
+            for a, v in arrays.items():
+                setattr(self, a, None if v is None else v.copy())
+            self._count = count
+
+    def _scale_counts(self, factor: float) -> None:
+        """Multiply every count by ``factor`` (in place; the counts become float64). Used by
+        exponential decay; masks and the sample count are unchanged."""
+        with self._lock:
+            self._flush()
+            for a in self._COUNT_ATTRS:
+                v = getattr(self, a)
+                if v is not None:
+                    setattr(self, a, v.astype(np.float64) * factor)
+
+    def save(self, path) -> None:
+        """Write the counts to a checkpoint file (crash-safe; see ``tallyml.persistence``)."""
+        from .. import persistence
+
+        persistence.save(path, self)
+
+    def load(self, path, name=None) -> None:
+        """Replace the counts by those of a checkpoint written by ``save`` (for a group
+        checkpoint, ``name`` picks the member). Refuses another class or configuration and
+        changes nothing then."""
+        from .. import persistence
+
+        persistence.load_into(path, self, name=name)
+
     # ------------------------------------------------------------ state_dict / pickle
     def _init_args(self) -> dict:
         raise NotImplementedError

@@ -1,0 +1,478 @@
+"""Windowed and exponentially decayed views of any metric object.
+
+Both rest on one property of the metric objects: states merge by addition.
+
+``Windowed`` keeps a ring of ``buckets`` count states of the template's class. Each batch is
+counted once, into the bucket that is current; when a bucket closes its counts are added into a
+running "closed" state, so ``total()`` is closed + current (no second pass over the data) and
+``window()`` is the sum of the buckets still inside the window. Memory is
+O(buckets x state size); an update costs the counting itself plus O(1) bookkeeping, and
+O(state size) when a bucket closes.
+
+What the window covers (``s = N / buckets`` for ``samples=N`` and ``updates=N``,
+``d = T / buckets`` seconds for ``seconds=T``):
+
+``samples=N``
+    Rows are numbered 0, 1, 2, ... in the order given to ``update`` (rows dropped by
+    ``ignore_index`` still take a number). Bucket ``j`` holds rows ``[j*s, (j+1)*s)``; a batch
+    that straddles a bucket boundary is split there. After ``n`` rows the window is buckets
+    ``c - buckets + 1 .. c`` with ``c = (n - 1) // s``: the last ``N - s + 1`` to ``N`` rows,
+    exactly the last ``N`` whenever ``n`` is a multiple of ``s`` (always, with
+    ``buckets=N``).
+``updates=N``
+    The same with ``update()`` calls instead of rows (every successful call counts, empty
+    batches included): the window holds the last ``N - s + 1`` to ``N`` calls.
+``seconds=T``
+    A batch is stamped with ``clock()`` when ``update`` runs (``time.monotonic`` unless a
+    ``clock`` is given) and lands in bucket ``floor(t / d)``. At read time ``now`` the window
+    is buckets ``floor(now / d) - buckets + 1 .. floor(now / d)``: every batch stamped at
+    most ``T - d`` seconds ago and none stamped more than ``T`` seconds ago. A clock that
+    steps backwards puts the batch into the current bucket.
+
+``Decayed`` keeps one float64 state in which a sample of age ``a`` (rows counted after it, or
+seconds since its update) weighs ``2 ** (-a / half_life)`` times its own weight. New samples are
+added with growing weights and the state is rescaled only every 64 half-lives, so an update
+never touches the old counts.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import re
+import threading
+import time
+
+import numpy as np
+
+__all__ = ["Windowed", "Decayed"]
+
+_DEFAULT_BUCKETS = 10
+_RESCALE_EXPONENT = 64.0  # stored weights stay below 2**64 times the newest weight's scale
+_ROW_IN_MESSAGE = re.compile(r"^(\w+)\[(\d+)")
+
+
+# ---------------------------------------------------------------- the metric-object protocol
+# Metric objects (metrics/_base.py) provide these hooks; the fallbacks keep any object with
+# update/merge/reset and state_dict/load_state_dict usable.
+def _empty_like(obj):
+    fn = getattr(obj, "_empty_like", None)
+    if fn is not None:
+        return fn()
+    out = copy.copy(obj)
+    out.reset()
+    return out
+
+
+def _save_state(obj):
+    fn = getattr(obj, "_save_state", None)
+    return fn() if fn is not None else obj.state_dict()
+
+
+def _restore_state(obj, saved):
+    fn = getattr(obj, "_restore_state", None)
+    if fn is not None:
+        fn(saved)
+    else:
+        obj.load_state_dict(saved)
+
+
+def _check_template(template, name="template"):
+    for attr in ("update", "merge", "reset"):
+        if not callable(getattr(template, attr, None)):
+            raise TypeError(f"{name} must be a metric object (with update, merge and reset); "
+                            f"got {type(template).__name__}")
+    count = getattr(template, "count", None)
+    if isinstance(count, (int, np.integer)) and count != 0:
+        raise ValueError(f"{name} must be an empty metric object (it sets the class and "
+                         f"configuration); this one has count={int(count)}")
+
+
+def _positive_int(name, value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a positive integer; got {value!r} ({type(value).__name__})")
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer; got {int(value)}")
+    return int(value)
+
+
+def _positive_real(name, value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a positive number; got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a positive finite number; got {value!r}")
+    return value
+
+
+def _check_clock(clock):
+    if clock is None:
+        return time.monotonic
+    if not callable(clock):
+        raise TypeError(f"clock must be a callable returning seconds; got {type(clock).__name__}")
+    return clock
+
+
+def _rows(args, kwargs):
+    """Number of rows of a batch: the length of the first argument (the targets)."""
+    target = args[0] if args else kwargs.get("target")
+    try:
+        return len(target)
+    except TypeError:
+        raise TypeError(f"target must be an array or sequence of samples; got "
+                        f"{type(target).__name__}") from None
+
+
+# ---------------------------------------------------------------- Windowed
+class Windowed:
+    """A metric object's counts over a sliding window, plus the cumulative total.
+
+    Parameters
+    ----------
+    template : metric object
+        An empty ``BinaryMetrics``, ``MulticlassMetrics``, ... : sets the class and configuration
+        of every bucket (it is copied, never updated).
+    samples, updates, seconds : exactly one
+        Window length in rows, in ``update()`` calls, or in seconds (see the module docstring for
+        what exactly each covers).
+    buckets : int
+        Ring size: memory is ``buckets + 2`` states. For ``samples``/``updates`` it must divide
+        the length (default: the largest divisor not above 10); for ``seconds`` the default is 10.
+    clock : callable, optional
+        Seconds as a float (``seconds`` windows only; default ``time.monotonic``).
+
+    ``update(...)`` takes exactly what the template's ``update`` takes and, like it, counts the
+    whole batch or (on error) nothing. ``window()`` and ``total()`` return new metric objects of
+    the template's class.
+    """
+
+    def __init__(self, template, *, samples=None, updates=None, seconds=None, buckets=None,
+                 clock=None):
+        _check_template(template)
+        given = [(k, v) for k, v in (("samples", samples), ("updates", updates),
+                                     ("seconds", seconds)) if v is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of samples=, updates=, seconds= (got "
+                             f"{', '.join(k for k, _ in given) or 'none'})")
+        mode, length = given[0]
+        if mode == "seconds":
+            length = _positive_real("seconds", length)
+            buckets = _DEFAULT_BUCKETS if buckets is None else _positive_int("buckets", buckets)
+            self._width = length / buckets
+            self._clock = _check_clock(clock)
+        else:
+            length = _positive_int(mode, length)
+            if buckets is None:
+                buckets = max(b for b in range(1, min(length, _DEFAULT_BUCKETS) + 1) if length % b == 0)
+            buckets = _positive_int("buckets", buckets)
+            if buckets > length or length % buckets:
+                raise ValueError(f"buckets must divide {mode}: {mode}={length} is not a multiple "
+                                 f"of buckets={buckets}")
+            if clock is not None:
+                raise ValueError(f"clock= only applies to seconds= windows, not {mode}=")
+            self._size = length // buckets
+        self._mode, self._length, self._buckets = mode, length, buckets
+        self._template = _empty_like(template)
+        self._lock = threading.Lock()
+        self._reset()
+
+    def _reset(self):
+        b = self._buckets
+        self._slots = [_empty_like(self._template) for _ in range(b)]
+        self._ids = [None] * b        # bucket number held by each slot (None: none yet)
+        self._closed = _empty_like(self._template)  # every count outside the current bucket
+        self._spare = _empty_like(self._template)   # the next bucket, counted before it is committed
+        self._probe = _empty_like(self._template)   # replays a failed split batch for its error
+        self._cur = -1                # current bucket number (meaningful once _cur_obj is set)
+        self._cur_obj = None
+        self._room = 0                # rows (samples) or calls (updates) left in the current bucket
+        self._pos = 0                 # rows or calls counted so far
+
+    def reset(self) -> None:
+        """Forget every count (window and total)."""
+        with self._lock:
+            self._reset()
+
+    # ------------------------------------------------------------ properties
+    @property
+    def mode(self) -> str:
+        """"samples", "updates" or "seconds"."""
+        return self._mode
+
+    @property
+    def length(self):
+        """Window length N (rows or calls) or T (seconds)."""
+        return self._length
+
+    @property
+    def buckets(self) -> int:
+        return self._buckets
+
+    @property
+    def template(self):
+        """An empty copy of the template."""
+        return _empty_like(self._template)
+
+    def __repr__(self):
+        return (f"Windowed({self._template!r}, {self._mode}={self._length!r}, "
+                f"buckets={self._buckets})")
+
+    # ------------------------------------------------------------ update
+    def update(self, *args, **kwargs) -> None:
+        """Count a batch (the template's ``update`` arguments) into the current bucket."""
+        mode = self._mode
+        if mode == "samples":
+            n = _rows(args, kwargs)
+            with self._lock:
+                room = self._room
+                if 0 < n <= room:
+                    self._cur_obj.update(*args, **kwargs)
+                    self._room = room - n
+                    self._pos += n
+                elif n:
+                    self._split_update(n, args, kwargs)
+                else:  # empty batch: still checked
+                    (self._cur_obj or self._probe).update(*args, **kwargs)
+            return
+        with self._lock:
+            if mode == "updates":
+                if self._room:
+                    self._cur_obj.update(*args, **kwargs)
+                    self._room -= 1
+                else:
+                    self._open_bucket(self._cur + 1, args, kwargs)
+                    self._room = self._size - 1
+                self._pos += 1
+            else:
+                j = math.floor(self._clock() / self._width)
+                if self._cur_obj is not None and j <= self._cur:
+                    self._cur_obj.update(*args, **kwargs)
+                else:
+                    self._open_bucket(j, args, kwargs)
+
+    def _open_bucket(self, j, args, kwargs):
+        """Count a batch into a new bucket ``j``: into the spare first, so that a failed update
+        changes nothing; then close the current bucket and put the spare into the ring."""
+        spare = self._spare
+        spare.update(*args, **kwargs)
+        if self._cur_obj is not None:
+            self._closed.merge(self._cur_obj)
+        k = j % self._buckets
+        old = self._slots[k]
+        self._slots[k], self._ids[k] = spare, j
+        old.reset()  # its counts (an evicted bucket) are in closed already
+        self._spare = old
+        self._cur, self._cur_obj = j, spare
+
+    def _split_update(self, n, args, kwargs):
+        """``samples`` windows: a batch that crosses bucket boundaries, counted piece by piece
+        (each row once) and rolled back as a whole when a piece fails."""
+        cols = [np.asarray(a) for a in args]
+        kw = dict(kwargs)
+        if "target" in kw:
+            kw["target"] = np.asarray(kw["target"])
+        w = kw.get("sample_weight")
+        if w is not None:
+            kw["sample_weight"] = np.asarray(w)
+        for a in cols + [kw.get("target"), kw.get("sample_weight")]:
+            if a is not None and (a.ndim == 0 or a.shape[0] != n):
+                self._raise_as_template(args, kwargs, None)  # lengths differ: its error
+
+        def piece(obj, a, b):
+            sub_args = [c[a:b] for c in cols]
+            sub_kw = dict(kw)
+            for key in ("target", "sample_weight"):
+                if sub_kw.get(key) is not None:
+                    sub_kw[key] = sub_kw[key][a:b]
+            obj.update(*sub_args, **sub_kw)
+
+        size, nb = self._size, self._buckets
+        pos0, room, cur = self._pos, self._room, self._cur
+        last = (pos0 + n - 1) // size          # bucket of the last row
+        keep_from = last - nb + 1              # oldest bucket still in the window afterwards
+        first_new = max(cur + 1, keep_from)    # new buckets that enter the ring
+        touched = [self._closed] + ([self._cur_obj] if self._cur_obj is not None else [])
+        touched += [self._slots[j % nb] for j in range(first_new, last + 1)]
+        saved = [(obj, _save_state(obj)) for obj in touched]
+        saved_ids = list(self._ids)
+        try:
+            r = 0
+            if room:
+                piece(self._cur_obj, 0, room)
+                r = room
+            if self._cur_obj is not None:
+                self._closed.merge(self._cur_obj)
+            evicted_end = max(r, keep_from * size - pos0)  # rows of buckets that leave at once
+            if evicted_end > r:
+                piece(self._closed, r, evicted_end)
+                r = evicted_end
+            for j in range(first_new, last + 1):
+                k = j % nb
+                obj = self._slots[k]
+                obj.reset()
+                self._ids[k] = j
+                end = min(n, (j + 1) * size - pos0)
+                piece(obj, r, end)
+                r = end
+                if j < last:
+                    self._closed.merge(obj)
+        except Exception as exc:
+            for obj, s in saved:
+                _restore_state(obj, s)
+            self._ids = saved_ids
+            self._raise_as_template(args, kwargs, exc)
+        self._cur = last
+        self._cur_obj = self._slots[last % nb]
+        self._room = (last + 1) * size - (pos0 + n)
+        self._pos = pos0 + n
+
+    def _raise_as_template(self, args, kwargs, exc):
+        """Raise the error the template gives for the whole batch (row numbers and shapes of
+        the batch, not of a piece). Called with nothing changed."""
+        try:
+            self._probe.update(*args, **kwargs)
+        except Exception as whole:
+            raise whole from None
+        finally:
+            self._probe.reset()
+        if exc is not None:
+            raise exc
+        raise ValueError("target and preds (and sample_weight) must have the same number of rows")
+
+    # ------------------------------------------------------------ read
+    def _sum(self, objs):
+        out = _empty_like(self._template)
+        for obj in objs:
+            out.merge(obj)
+        return out
+
+    def window(self):
+        """A new metric object (the template's class) holding exactly the window's counts."""
+        with self._lock:
+            if self._cur_obj is None:
+                return _empty_like(self._template)
+            ref = self._cur
+            if self._mode == "seconds":
+                ref = max(ref, math.floor(self._clock() / self._width))
+            live = sorted((j, k) for k, j in enumerate(self._ids)
+                          if j is not None and j > ref - self._buckets)
+            return self._sum(self._slots[k] for _, k in live)
+
+    def total(self):
+        """A new metric object with every count since the start (or the last ``reset``)."""
+        with self._lock:
+            return self._sum([self._closed] + ([self._cur_obj] if self._cur_obj is not None else []))
+
+    def window_bounds(self):
+        """What ``window()`` covers now: ``(first, end)`` row or call numbers (``end``
+        exclusive) for ``samples``/``updates``; ``(start, end)`` clock times for ``seconds``
+        (batches stamped ``start <= t < end`` are inside)."""
+        with self._lock:
+            if self._mode == "seconds":
+                ref = math.floor(self._clock() / self._width)
+                if self._cur_obj is not None:
+                    ref = max(ref, self._cur)
+                return ((ref - self._buckets + 1) * self._width, (ref + 1) * self._width)
+            return (max(0, (self._cur - self._buckets + 1) * self._size), self._pos)
+
+
+# ---------------------------------------------------------------- Decayed
+class Decayed:
+    """Exponentially decayed counts of a metric object.
+
+    A sample of age ``a`` weighs ``2 ** (-a / half_life)`` (times its own ``sample_weight``):
+    with ``unit="samples"`` the age is the number of rows given after it (the newest row weighs
+    1; rows of one batch get successive ages), with ``unit="seconds"`` it is the time since its
+    ``update`` (``clock()``, default ``time.monotonic``; a batch shares one timestamp).
+    ``current()`` returns a metric object of the template's class whose (float64) counts are
+    these weighted sums: equal to scikit-learn given the same weights. Rows dropped by
+    ``ignore_index`` still age the others. The template's ``update`` must take ``sample_weight``.
+    """
+
+    def __init__(self, template, *, half_life, unit="samples", clock=None):
+        _check_template(template)
+        if not callable(getattr(template, "_scale_counts", None)):
+            raise TypeError(f"Decayed needs a metric object that can scale its counts; "
+                            f"{type(template).__name__} cannot")
+        if unit not in ("samples", "seconds"):
+            raise ValueError(f'unit must be "samples" or "seconds"; got {unit!r}')
+        self._half_life = _positive_real("half_life", half_life)
+        self._unit = unit
+        if unit == "seconds":
+            self._clock = _check_clock(clock)
+        elif clock is not None:
+            raise ValueError('clock= only applies to unit="seconds"')
+        self._template = _empty_like(template)
+        self._lock = threading.Lock()
+        self._ramp = (0, np.ones(0))  # cached 2 ** (i / half_life), i < n, for the last batch size
+        self._reset()
+
+    def _reset(self):
+        self._acc = _empty_like(self._template)
+        self._pos = 0       # rows counted (samples)
+        self._base = None   # row number or time at which stored weights are 1
+
+    def reset(self) -> None:
+        with self._lock:
+            self._reset()
+
+    @property
+    def half_life(self) -> float:
+        return self._half_life
+
+    @property
+    def unit(self) -> str:
+        return self._unit
+
+    def __repr__(self):
+        return f"Decayed({self._template!r}, half_life={self._half_life!r}, unit={self._unit!r})"
+
+    def _ramp_for(self, n):
+        m, ramp = self._ramp
+        if m != n:
+            ramp = np.exp2(np.arange(n, dtype=np.float64) / self._half_life)
+            self._ramp = (n, ramp)
+        return ramp
+
+    def _rebase(self, new_base):
+        """Move the reference point forward: stored weights are divided by the weight growth
+        since the old base (one pass over the state, every 64 half-lives at most)."""
+        if self._base is not None and new_base != self._base:
+            self._acc._scale_counts(math.exp2(-(new_base - self._base) / self._half_life))
+        self._base = new_base
+
+    def update(self, *args, **kwargs) -> None:
+        """Count a batch (the template's ``update`` arguments) with decay weights."""
+        if len(args) >= 3:
+            raise TypeError("Decayed.update: pass sample_weight as a keyword")
+        n = _rows(args, kwargs)
+        user_w = kwargs.pop("sample_weight", None)
+        if user_w is not None:
+            user_w = np.asarray(user_w, dtype=np.float64)
+            if user_w.shape != (n,):
+                raise ValueError(f"sample_weight must have shape ({n},); got {user_w.shape}")
+        h = self._half_life
+        with self._lock:
+            if self._unit == "samples":
+                end = self._pos + n  # stored weight of row i is 2 ** ((i - base) / h)
+                if self._base is None or (end - 1 - self._base) / h > _RESCALE_EXPONENT:
+                    self._rebase(max(end - 1, 0))
+                w = self._ramp_for(n) * math.exp2((self._pos - self._base) / h)
+            else:
+                t = float(self._clock())
+                if self._base is None or (t - self._base) / h > _RESCALE_EXPONENT:
+                    self._rebase(t)
+                w = np.full(n, math.exp2(max(t - self._base, 0.0) / h))
+            if user_w is not None:
+                w = w * user_w
+            self._acc.update(*args, sample_weight=w, **kwargs)
+            self._pos += n
+
+    def current(self):
+        """A new metric object with the decayed counts as of now."""
+        with self._lock:
+            out = _empty_like(self._template)
+            out.merge(self._acc)
+            if self._base is not None:
+                now = (self._pos - 1) if self._unit == "samples" else float(self._clock())
+                out._scale_counts(math.exp2(-(now - self._base) / self._half_life))
+            return out
