@@ -12,6 +12,7 @@ from .rules import AlertEngine, Rule
 from .windows import Decayed, Windowed
 from .persistence import Autosave, CheckpointError, load, save
 from .shared import SharedSlots
+from .estimation import EstimatedMetrics, HistogramCalibrator, IsotonicCalibrator
 
 __all__ = [
     "__version__",
@@ -36,4 +37,7 @@ __all__ = [
     "Autosave",
     "CheckpointError",
     "SharedSlots",
+    "EstimatedMetrics",
+    "HistogramCalibrator",
+    "IsotonicCalibrator",
 ]
