@@ -13,6 +13,7 @@ from .windows import Decayed, Windowed
 from .persistence import Autosave, CheckpointError, load, save
 from .shared import SharedSlots
 from .estimation import EstimatedMetrics, HistogramCalibrator, IsotonicCalibrator
+from .monitor import Monitor
 
 __all__ = [
     "__version__",
@@ -40,4 +41,5 @@ __all__ = [
     "EstimatedMetrics",
     "HistogramCalibrator",
     "IsotonicCalibrator",
+    "Monitor",
 ]
