@@ -17,6 +17,14 @@ from sklearn import metrics as skm
 import tallyml
 from tallyml.monitor._checkpoint import MonitorCheckpointError
 
+BACKEND = "numpy"  # the kernels' own tests cover the compiled backends; one test below uses "auto"
+
+
+def Monitor(*args, **kwargs):
+    kwargs.setdefault("backend", BACKEND)
+    return tallyml.Monitor(*args, **kwargs)
+
+
 SK = {
     "accuracy": lambda y, p, avg: skm.accuracy_score(y, p),
     "precision": lambda y, p, avg: skm.precision_score(y, p, average=avg, zero_division=0),
@@ -65,7 +73,7 @@ def _stream(rng, n, k=None):
 def test_binary_total_and_window_equal_sklearn(chunks):
     rng = np.random.default_rng(sum(chunks) + len(chunks))
     y, s = _stream(rng, sum(chunks))
-    m = tallyml.Monitor("binary", window=1000, threshold=0.6)
+    m = Monitor("binary", window=1000, threshold=0.6, backend="auto" if len(chunks) == 1 else BACKEND)
     at = 0
     for c in chunks:
         m.observe(s[at:at + c], y[at:at + c])
@@ -80,7 +88,7 @@ def test_binary_total_and_window_equal_sklearn(chunks):
 def test_multiclass_scores_and_labels_equal_sklearn():
     rng = np.random.default_rng(1)
     y, s = _stream(rng, 1200, k=4)
-    m = tallyml.Monitor("multiclass", num_classes=4, window=600)
+    m = Monitor("multiclass", num_classes=4, window=600)
     m.observe(s[:500], y[:500])
     m.observe(s[500:].argmax(axis=1), y[500:])  # label predictions are counted too
     v = m.values()
@@ -93,7 +101,7 @@ def test_multilabel_equal_sklearn():
     rng = np.random.default_rng(2)
     y = (rng.random((800, 3)) < 0.5).astype(np.int64)
     s = np.clip(0.3 * y + 0.7 * rng.random((800, 3)), 0, 1)
-    m = tallyml.Monitor("multilabel", num_labels=3, window=400)
+    m = Monitor("multilabel", num_labels=3, window=400)
     for a in range(0, 800, 200):
         m.observe(s[a:a + 200], y[a:a + 200])
     pred = (s >= 0.5).astype(int)
@@ -102,7 +110,7 @@ def test_multilabel_equal_sklearn():
 
 
 def test_values_are_nan_before_labels_and_groups_match_compute():
-    m = tallyml.Monitor("binary", window=10)
+    m = Monitor("binary", window=10)
     v = m.values()
     assert set(v) == m.known_values
     assert math.isnan(v["f1"]) and math.isnan(v["f1_window"]) and v["predictions_total"] == 0
@@ -110,7 +118,7 @@ def test_values_are_nan_before_labels_and_groups_match_compute():
     for task, kw, y, p in [("binary", {}, [0, 1], [0.2, 0.9]),
                            ("multiclass", {"num_classes": 3}, [0, 1, 2], [0, 1, 1]),
                            ("multilabel", {"num_labels": 2}, [[0, 1], [1, 1]], [[0.1, 0.9], [0.8, 0.2]])]:
-        mon = tallyml.Monitor(task, **kw)
+        mon = Monitor(task, **kw)
         mon.observe(np.array(p), np.array(y))
         obj = mon.metrics("total")
         with warnings.catch_warnings():
@@ -125,7 +133,7 @@ def test_labels_joined_by_id_equal_sklearn_on_the_labelled_subset():
     rng = np.random.default_rng(3)
     y, s = _stream(rng, 2000)
     ids = [f"req-{i}" for i in range(2000)]
-    m = tallyml.Monitor("binary", window=100_000)
+    m = Monitor("binary", window=100_000)
     for a in range(0, 2000, 250):
         m.observe(s[a:a + 250], ids=ids[a:a + 250])
     assert m.values()["pending_labels"] == 2000 and math.isnan(m.values()["f1"])
@@ -143,7 +151,7 @@ def test_labels_joined_by_id_equal_sklearn_on_the_labelled_subset():
 
 
 def test_pending_buffer_is_bounded_and_evicts_the_oldest():
-    m = tallyml.Monitor("binary", max_pending=10)
+    m = Monitor("binary", max_pending=10)
     m.observe(np.linspace(0, 1, 25), ids=range(25))
     v = m.values()
     assert v["pending_labels"] == 10 and v["pending_evicted_total"] == 15
@@ -153,7 +161,7 @@ def test_pending_buffer_is_bounded_and_evicts_the_oldest():
 
 
 def test_bad_labels_change_nothing():
-    m = tallyml.Monitor("binary")
+    m = Monitor("binary")
     m.observe(np.array([0.1, 0.9, 0.7]), ids=[1, 2, 3])
     before = m.snapshot()
     with pytest.raises(ValueError, match="target"):
@@ -169,7 +177,7 @@ def test_bad_labels_change_nothing():
 def test_label_free_estimates_equal_expected_counts():
     rng = np.random.default_rng(4)
     s = rng.random(3000)
-    m = tallyml.Monitor("binary", window=1000)
+    m = Monitor("binary", window=1000)
     m.observe(s[:1700])
     m.observe(s[1700:])
     v = m.values()
@@ -186,7 +194,7 @@ def test_drift_values_follow_scoredrift_and_fire_a_rule():
     rng = np.random.default_rng(5)
     ref = rng.beta(2, 5, 6000)
     events = []
-    m = tallyml.Monitor("binary", window=500, reference_scores=ref, drift_window=500,
+    m = Monitor("binary", window=500, reference_scores=ref, drift_window=500,
                         rules=[{"name": "score_drift", "expr": "psi > 0.2", "severity": "page"}],
                         on_alert=events.append, evaluate_every=0)
     direct = tallyml.ScoreDrift(ref, window=500)
@@ -208,7 +216,7 @@ def test_drift_values_follow_scoredrift_and_fire_a_rule():
 def test_latency_values_follow_numpy_quantiles():
     rng = np.random.default_rng(6)
     d = rng.lognormal(-5, 1, 2000)
-    m = tallyml.Monitor("binary")
+    m = Monitor("binary")
     for a in range(0, 2000, 100):
         m.observe(np.full(10, 0.5), latency=d[a:a + 100])
     m.observe(np.full(3, 0.5), latency=0.25)
@@ -222,7 +230,7 @@ def test_latency_values_follow_numpy_quantiles():
 
 def test_fit_values_and_rule():
     events = []
-    m = tallyml.Monitor("binary", rules=[{"name": "overfit", "expr": "overfitting_detected"}],
+    m = Monitor("binary", rules=[{"name": "overfit", "expr": "overfitting_detected"}],
                         on_alert=events.append, evaluate_every=0,
                         fit=tallyml.FitMonitor(patience=2, gap_tolerance=0.05))
     direct = tallyml.FitMonitor(patience=2, gap_tolerance=0.05)
@@ -238,7 +246,7 @@ def test_fit_values_and_rule():
 # ---------------------------------------------------------------- rules
 def test_rules_validation_and_cadence():
     t = [0.0]
-    m = tallyml.Monitor("binary", window=10, evaluate_every=5.0, clock=lambda: t[0],
+    m = Monitor("binary", window=10, evaluate_every=5.0, clock=lambda: t[0],
                         rules=[tallyml.Rule("low_acc", "accuracy_window < 0.5", for_count=2)])
     with pytest.raises(ValueError, match="unknown values"):
         m.add_rule({"name": "x", "expr": "psi > 0.2"})  # no reference_scores: no drift values
@@ -261,7 +269,7 @@ def test_a_failing_callback_does_not_break_observe(caplog):
     def boom(event):
         raise RuntimeError("callback failed")
 
-    m = tallyml.Monitor("binary", rules=[{"name": "any", "expr": "predictions_total > 0"}],
+    m = Monitor("binary", rules=[{"name": "any", "expr": "predictions_total > 0"}],
                         on_alert=boom, evaluate_every=0)
     m.observe(np.array([0.3]))
     assert m.alerts()[0]["state"] == "firing"
@@ -284,7 +292,7 @@ def test_a_failing_callback_does_not_break_observe(caplog):
 ])
 def test_bad_input_raises_and_changes_nothing(task, kw, preds, target, match):
     rng = np.random.default_rng(7)
-    m = tallyml.Monitor(task, window=10, **kw)
+    m = Monitor(task, window=10, **kw)
     if task == "binary":
         m.observe(rng.random(5), rng.integers(0, 2, 5), latency=0.1)
     before = m.snapshot()
@@ -305,11 +313,11 @@ def test_bad_input_raises_and_changes_nothing(task, kw, preds, target, match):
 ])
 def test_bad_arguments(kw, match):
     with pytest.raises((ValueError, TypeError), match=match):
-        tallyml.Monitor(**kw)
+        Monitor(**kw)
 
 
 def test_ids_and_latency_checks():
-    m = tallyml.Monitor("binary")
+    m = Monitor("binary")
     with pytest.raises(ValueError, match="ids"):
         m.observe(np.array([0.1, 0.2]), ids=[1])
     with pytest.raises(TypeError, match="ids"):
@@ -323,7 +331,7 @@ def test_ids_and_latency_checks():
 def test_snapshot_is_plain_json():
     rng = np.random.default_rng(8)
     y, s = _stream(rng, 400, k=3)
-    m = tallyml.Monitor("multiclass", num_classes=3, window=100, reference_scores=s,
+    m = Monitor("multiclass", num_classes=3, window=100, reference_scores=s,
                         rules=[{"name": "r", "expr": "accuracy < 2"}], evaluate_every=0)
     m.observe(s[:150], y[:150], latency=0.01)
     snap = json.loads(json.dumps(m.snapshot()))
@@ -337,7 +345,7 @@ def test_snapshot_is_plain_json():
 def test_threads_lose_no_counts():
     rng = np.random.default_rng(9)
     y, s = _stream(rng, 8000)
-    m = tallyml.Monitor("binary", window=100_000)
+    m = Monitor("binary", window=100_000)
 
     def feed(part):
         for a in range(part * 2000, (part + 1) * 2000, 50):
@@ -359,13 +367,13 @@ def test_checkpoint_round_trip_and_refusals(tmp_path):
     ref = rng.random(3000)
     y, s = _stream(rng, 1500)
     kw = dict(window=500, reference_scores=ref, drift_window=500)
-    m = tallyml.Monitor("binary", **kw)
+    m = Monitor("binary", **kw)
     m.observe(s[:1000], y[:1000], latency=0.01)
     m.observe(s[1000:], ids=range(1000, 1500))
     m.observe_fit(train_error=0.1, val_error=0.2)
     path = tmp_path / "mon.ckpt"
     m.save(path, extra={"offset": 42})
-    r = tallyml.Monitor("binary", **kw)
+    r = Monitor("binary", **kw)
     assert r.load(path) == {"offset": 42}
     assert r.values() == pytest.approx(m.values(), nan_ok=True)
     # the restored monitor keeps counting where the first left off: the same as one monitor
@@ -376,7 +384,7 @@ def test_checkpoint_round_trip_and_refusals(tmp_path):
     np.testing.assert_array_equal(r.metrics("window").confusion_matrix(),
                                   m.metrics("window").confusion_matrix())
     # refusals leave the target unchanged
-    other = tallyml.Monitor("binary", window=400, reference_scores=ref, drift_window=500)
+    other = Monitor("binary", window=400, reference_scores=ref, drift_window=500)
     before = other.values()
     with pytest.raises(MonitorCheckpointError, match="configured"):
         other.load(path)
@@ -387,14 +395,14 @@ def test_checkpoint_round_trip_and_refusals(tmp_path):
     cut = tmp_path / "cut"
     cut.write_bytes(path.read_bytes()[:200])
     with pytest.raises(MonitorCheckpointError, match="corrupt"):
-        tallyml.Monitor("binary", **kw).load(cut)
+        Monitor("binary", **kw).load(cut)
     assert other.values() == pytest.approx(before, nan_ok=True)
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
 # ---------------------------------------------------------------- HTTP endpoint
 def test_serve_metrics_snapshot_and_page():
-    m = tallyml.Monitor("binary", model="fraud")
+    m = Monitor("binary", model="fraud")
     m.observe(np.array([0.2, 0.8, 0.9]), np.array([0, 1, 0]))
     with m.serve(0, page=lambda mon: f"<h1>{mon.model}</h1>") as h:
         base = h.url.rsplit("/", 1)[0]
@@ -414,7 +422,7 @@ def test_serve_metrics_snapshot_and_page():
 def test_tensorboard_values_read_back(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    m = tallyml.Monitor("binary", evaluate_every=0)
+    m = Monitor("binary", evaluate_every=0)
     tb = m.tensorboard(tmp_path / "tb")
     y = np.array([0, 1, 1, 0])
     s = np.array([0.2, 0.7, 0.4, 0.1])
