@@ -9,10 +9,11 @@ from .metrics import BinaryMetrics, MulticlassMetrics, MultilabelMetrics
 from .drift import ADWIN, DDM, PageHinkley, PredictionDrift, ScoreDrift
 from .fit import FitMonitor
 from .rules import AlertEngine, Rule
-from .estimation import EstimatedMetrics, HistogramCalibrator, IsotonicCalibrator
 from .windows import Decayed, Windowed
 from .persistence import Autosave, CheckpointError, load, save
 from .shared import SharedSlots
+from .estimation import EstimatedMetrics, HistogramCalibrator, IsotonicCalibrator
+from .monitor import Monitor
 
 __all__ = [
     "__version__",
@@ -30,9 +31,6 @@ __all__ = [
     "FitMonitor",
     "AlertEngine",
     "Rule",
-    "EstimatedMetrics",
-    "HistogramCalibrator",
-    "IsotonicCalibrator",
     "Windowed",
     "Decayed",
     "save",
@@ -40,4 +38,8 @@ __all__ = [
     "Autosave",
     "CheckpointError",
     "SharedSlots",
+    "EstimatedMetrics",
+    "HistogramCalibrator",
+    "IsotonicCalibrator",
+    "Monitor",
 ]

@@ -17,6 +17,8 @@ __all__ = [
     "write_dashboard",
     "provisioning_yaml",
     "recording_rules",
+    "rule_file",
+    "write_rule_file",
 ]
 
 _WHERE = {
@@ -28,6 +30,8 @@ _WHERE = {
     "write_dashboard": "grafana",
     "provisioning_yaml": "grafana",
     "recording_rules": "grafana",
+    "rule_file": "alerting",
+    "write_rule_file": "alerting",
 }
 
 
