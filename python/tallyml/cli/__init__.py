@@ -11,6 +11,7 @@ import sys
 # subcommand -> module that owns it (imported only when chosen)
 _COMMANDS = {
     "eval": ("tallyml.cli.eval", "classification report of stored targets and predictions"),
+    "demo": ("tallyml.cli.demo", "train, serve, drift and retrain a model while tallyml watches it"),
 }
 
 

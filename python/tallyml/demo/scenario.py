@@ -334,6 +334,8 @@ class Scenario:
         """Record the final state (once): call at the end of the run or on interrupt."""
         if not self._finished:
             self._finished = True
+            if self.monitor.resources is not None:  # freeze the readings with the run
+                self.monitor.resources.stop()
             self._record()
 
     def _story(self):
