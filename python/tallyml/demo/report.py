@@ -15,7 +15,7 @@ __all__ = ["build_report", "write_report", "line_chart_svg"]
 
 _COLORS = ("#1f6feb", "#2da44e", "#bf8700", "#8250df", "#cf222e", "#1b7c83")
 _W, _H = 640, 240
-_ML, _MR, _MT, _MB = 52, 12, 24, 26
+_ML, _MR, _MT, _MB = 52, 44, 24, 26
 
 
 def _finite(v):
@@ -47,10 +47,11 @@ def line_chart_svg(series, *, x_max, title="", x_label="s", y_min=None, y_max=No
     else:
         pad = (hi - lo) * 0.08
         lo, hi = lo - pad, hi + pad
+    # a natural bound (0 for rates, 1 for scores) becomes the axis end when the data respects it
     if y_min is not None:
-        lo = min(lo, y_min)
+        lo = y_min if not ys or min(ys) >= y_min else lo
     if y_max is not None:
-        hi = max(hi, y_max)
+        hi = y_max if not ys or max(ys) <= y_max else hi
     x_max = x_max if x_max and x_max > 0 else 1.0
 
     def px(x):

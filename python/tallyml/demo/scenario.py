@@ -30,6 +30,7 @@ NOISE_SD = 0.3
 _SHIFTED = ("radius", "perimeter", "area", "texture")
 #: phases of the run, in order (a prediction belongs to the phase it was made in)
 PHASES = ("baseline", "drifted", "retrained")
+_RETRAIN_ON = ("ScoreDrift", "AccuracyDrop")  # the alerts whose firing asks for retraining
 
 
 def load_dataset():
@@ -206,7 +207,7 @@ class Scenario:
         self.monitor = None
         self.model = self._train(self._X_train, self._y_train, self._X_val, self._y_val, round_=0)
         # reference scores for drift: the model on pre-deployment rows, several windows long
-        X_ref, _ = self._stream.draw(max(2000, 6 * s.window))
+        X_ref, _ = self._stream.draw(max(2000, 20 * s.window))
         reference = self.model.predict_proba(X_ref)
         self.monitor = Monitor(
             "binary", window=s.window, reference_scores=reference, drift_window=s.window,
@@ -229,6 +230,7 @@ class Scenario:
         self._labels: collections.deque = collections.deque()  # (due, ids, y, scores, X, phase)
         self._since_alert: list = []  # (X row, y) labelled after the alert that wants retraining
         self._retrain_wanted = None  # the alert that asked for it
+        self._fresh_scores = None  # the retrained model's served scores, for the new reference
         self._last_retrain = -math.inf
         self._next_sample = 0.0
         self._snapshot = None
@@ -243,7 +245,7 @@ class Scenario:
     def _rules(self):
         s = self.schedule
         return [
-            {"name": "ScoreDrift", "expr": "drift_detected", "for": s.rule_for, "for_count": 2,
+            {"name": "ScoreDrift", "expr": "drift_detected", "for": s.rule_for, "for_count": 3,
              "severity": "warning", "summary": "model scores drifted from the reference"},
             {"name": "AccuracyDrop", "expr": "accuracy_window < 0.85", "for": s.rule_for,
              "for_count": 2, "clear": "accuracy_window > 0.9", "severity": "critical",
@@ -300,10 +302,18 @@ class Scenario:
     def _on_alert(self, event):
         # runs inside observe/observe_labels (the serving loop): only note what to do
         self._event(f"alert_{event.state}", event.rule)
-        if event.state == "firing" and event.rule in ("ScoreDrift", "AccuracyDrop") \
-                and self._retrain_wanted is None:
+        triggers = ("AccuracyDrop",) if self._fresh_scores is not None else _RETRAIN_ON
+        if event.rule not in triggers:
+            return
+        if event.state == "firing" and self._retrain_wanted is None:
             self._retrain_wanted = event.rule
             self._since_alert = []
+        elif event.state != "firing" and event.rule == self._retrain_wanted:
+            # the reason went away before enough labels arrived: keep waiting only while
+            # another trigger still fires
+            other = [a["name"] for a in self.monitor.alerts()
+                     if a["state"] == "firing" and a["name"] in triggers and a["name"] != event.rule]
+            self._retrain_wanted = other[0] if other else None
 
     # ------------------------------------------------------------------ serving
     @property
@@ -364,6 +374,8 @@ class Scenario:
         ids = list(range(self._next_id, self._next_id + n))
         self._next_id += n
         self.monitor.observe(scores, ids=ids, latency=latency)
+        if self._fresh_scores is not None:
+            self._rebaseline(scores)
         self._labels.append((self._now + s.label_delay, ids, y, scores, X, self.phase))
 
     def _deliver_labels(self):
@@ -391,13 +403,25 @@ class Scenario:
         model = self._train(X[:cut], y[:cut], X[cut:], y[cut:], round_=self.retrains)
         after = model.evaluate(X[cut:], y[cut:])[0]
         self.model = model
-        self.monitor.set_drift_reference(model.predict_proba(X))
+        self._fresh_scores = []
         self._last_retrain = self._now
         self._event("retrained", f"on {len(y)} rows labelled since {self._retrain_wanted} fired; "
-                    f"held-out accuracy {before:.3f} -> {after:.3f}; drift reference renewed")
+                    f"held-out accuracy {before:.3f} -> {after:.3f}")
         self._retrain_wanted = None
         self._since_alert = []
         self.phase = "retrained"
+
+    def _rebaseline(self, scores):
+        """After a retraining the score distribution is the new model's: once it has served
+        five drift windows, those scores become the drift reference (enough for ScoreDrift to
+        calibrate its thresholds); until then drift is measured against the old reference."""
+        self._fresh_scores.append(scores)
+        fresh = np.concatenate(self._fresh_scores)
+        if len(fresh) >= 5 * self.schedule.window:
+            self.monitor.set_drift_reference(fresh)
+            self._fresh_scores = None
+            self._event("drift_reference", f"renewed from the retrained model's {len(fresh)} "
+                        "latest scores")
 
     # ------------------------------------------------------------------ reading
     def _maybe_record(self):

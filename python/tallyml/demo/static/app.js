@@ -4,7 +4,7 @@
 
 const SVGNS = "http://www.w3.org/2000/svg";
 const COLORS = ["#58a6ff", "#3fb950", "#d29922", "#bc8cff", "#f85149", "#39c5cf"];
-const W = 640, H = 240, M = { left: 48, right: 12, top: 22, bottom: 24 };
+const W = 640, H = 240, M = { left: 48, right: 44, top: 22, bottom: 24 };
 
 function el(tag, attrs, parent) {
   const e = document.createElementNS(SVGNS, tag);
@@ -35,8 +35,9 @@ function lineChart(svg, series, opts) {
   const ys = [];
   for (const s of series) for (const p of s.points) if (p[1] !== null && isFinite(p[1])) ys.push(p[1]);
   let [y0, y1] = niceRange(Math.min(...ys), Math.max(...ys));
-  if (opts.yMin !== undefined) y0 = Math.min(y0, opts.yMin);
-  if (opts.yMax !== undefined) y1 = Math.max(y1, opts.yMax);
+  // a natural bound (0 for rates, 1 for scores) becomes the axis end when the data respects it
+  if (opts.yMin !== undefined && (!ys.length || Math.min(...ys) >= opts.yMin)) y0 = opts.yMin;
+  if (opts.yMax !== undefined && (!ys.length || Math.max(...ys) <= opts.yMax)) y1 = opts.yMax;
   const x0 = 0, x1 = opts.xMax > 0 ? opts.xMax : 1;
   const px = x => M.left + (x - x0) / (x1 - x0) * (W - M.left - M.right);
   const py = y => H - M.bottom - (y - y0) / (y1 - y0) * (H - M.top - M.bottom);
