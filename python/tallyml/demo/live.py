@@ -9,7 +9,7 @@ __all__ = ["sparkline", "render", "plain_line", "LiveView", "PlainView"]
 _BLOCKS = "▁▂▃▄▅▆▇█"
 
 
-def sparkline(values, width: int = 24) -> str:
+def sparkline(values, width: int = 16) -> str:
     """The last ``width`` values as block characters scaled to their own range (NaN: space)."""
     vals = [v for v in values[-width:]]
     finite = [v for v in vals if v is not None and math.isfinite(v)]
@@ -101,7 +101,7 @@ def render(scenario):
     serving.add_row("process memory", _f(None if rss is None else rss / 2**20, "{:.1f} MB"), sparkline(series("rss_bytes")))
     gpu = (snap.get("resources") or {}).get("gpu") or {}
     serving.add_row("gpu", (f"{len(gpu.get('devices', []))} device(s)" if gpu.get("available")
-                            else f"none ({gpu.get('reason', 'not read')})"), "")
+                            else "none"), Text(str(gpu.get("reason", ""))[:22], "dim"))
 
     alerts = Table(title="alert rules", title_justify="left", expand=True)
     for col in ("rule", "state", "severity", "expression"):

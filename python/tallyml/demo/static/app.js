@@ -197,9 +197,9 @@ function showSnapshot(snap) {
     tr.dataset.state = a.state;
     tbody.appendChild(tr);
   }
-  const gpu = snap.resources && snap.resources.gpu;
-  document.getElementById("gpu").textContent =
-    !gpu ? "–" : gpu.available ? `${(gpu.devices || []).length} device(s)` : `none (${gpu.reason})`;
+  const gpu = snap.resources && snap.resources.gpu, node = document.getElementById("gpu");
+  node.textContent = !gpu ? "–" : gpu.available ? `${(gpu.devices || []).length} device(s)` : "none";
+  node.title = gpu && !gpu.available ? gpu.reason : "";  // why there is none, on hover
 }
 
 async function poll() {
