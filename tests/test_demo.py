@@ -339,3 +339,39 @@ def test_cli_demo_out_must_be_a_folder(capsys, tmp_path):
     f.write_text("x")
     assert main(["demo", "--no-browser", "--out", str(f)]) == 2
     assert "--out" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- Monitor addition
+
+
+def test_monitor_set_drift_reference_rebaselines():
+    """``Monitor.set_drift_reference`` (added for the demo's retraining): the new reference
+    replaces the old, the window restarts, a bad reference changes nothing."""
+    rng = np.random.default_rng(5)
+    old = rng.beta(2, 5, 4000)
+    new = rng.beta(5, 2, 4000)
+    m = tallyml.Monitor("binary", window=200, reference_scores=old, model="t")
+    try:
+        m.observe(rng.beta(5, 2, 400))
+        assert m.values()["drift_detected"] == 1.0  # new-looking scores drift from `old`
+        before = m.drift
+        with pytest.raises(ValueError):
+            m.set_drift_reference(np.array([0.5, np.nan] * 100))
+        assert m.drift is before
+        m.set_drift_reference(new)
+        assert m.drift is not before and not m.drift.ready and m.drift.window == 200
+        assert math.isnan(m.values()["psi"])
+        batch = rng.beta(5, 2, 400)
+        m.observe(batch)
+        assert m.values()["drift_detected"] == 0.0
+        alone = tallyml.ScoreDrift(new, window=200)  # what a fresh detector on `new` says
+        alone.update(batch)
+        assert m.drift.statistics() == alone.statistics()
+    finally:
+        m.close()
+    plain = tallyml.Monitor("binary", window=100, model="t2")
+    try:
+        with pytest.raises(ValueError, match="reference_scores"):
+            plain.set_drift_reference(new)
+    finally:
+        plain.close()
