@@ -11,6 +11,7 @@ import sys
 # subcommand -> module that owns it (imported only when chosen)
 _COMMANDS = {
     "eval": ("tallyml.cli.eval", "classification report of stored targets and predictions"),
+    "monitor": ("tallyml.cli.monitor", "watch prediction files or stdin: metrics, drift, alerts, /metrics"),
 }
 
 
