@@ -265,6 +265,23 @@ def test_rules_validation_and_cadence():
     assert m.alerts()[0]["state"] == "firing"
 
 
+def test_background_evaluation_fires_without_observe_calls():
+    rules = [{"name": "any", "expr": "predictions_total > 0"}]
+    slow = Monitor("binary", rules=rules, evaluate_every=3600, background=True)
+    slow.observe(np.array([0.3]))
+    assert slow.alerts()[0]["state"] == "inactive"  # observe itself does not evaluate
+    slow.close()
+    fired = threading.Event()
+    m = Monitor("binary", rules=rules, on_alert=lambda e: fired.set(), evaluate_every=0.05,
+                background=True)
+    m.observe(np.array([0.3]))
+    assert fired.wait(10)
+    assert m.alerts()[0]["state"] == "firing"
+    m.close()
+    with pytest.raises(ValueError, match="background"):
+        Monitor("binary", evaluate_every=0, background=True)
+
+
 def test_a_failing_callback_does_not_break_observe(caplog):
     def boom(event):
         raise RuntimeError("callback failed")

@@ -191,6 +191,8 @@ class Monitor:
     on_alert : callable(AlertEvent) run when a rule fires or resolves (an exception it raises
         is logged, never propagated into ``observe``).
     evaluate_every : seconds between rule evaluations triggered by observe calls (0: every call).
+    background : evaluate the rules in a daemon thread every ``evaluate_every`` seconds instead
+        of from the observe calls (which then never pay for an evaluation).
     max_pending : predictions waiting for their labels (the oldest are evicted beyond it).
     resources : False, True, or a ResourceMonitor interval in seconds: start a sampling thread
         (``close()`` stops it). GPU readings stay off unless ``resources_gpu=True``.
@@ -203,7 +205,8 @@ class Monitor:
     def __init__(self, task="binary", *, num_classes=None, num_labels=None, threshold=0.5,
                  logits=False, window=10_000, reference_scores=None, drift_window=None,
                  drift_thresholds="auto", estimate=True, calibrator=None, rules=(),
-                 on_alert=None, evaluate_every=1.0, max_pending=100_000, resources=False,
+                 on_alert=None, evaluate_every=1.0, background=False, max_pending=100_000,
+                 resources=False,
                  resources_gpu=False, fit=None, model="model", zero_division=0,
                  clock=time.monotonic, backend="auto"):
         from ..fit import FitMonitor
@@ -276,6 +279,23 @@ class Monitor:
         self._exporter = None
         self._tensorboard = None
         self._closed = False
+        self._stop = threading.Event()
+        self._thread = None
+        if background:
+            if self.evaluate_every <= 0:
+                raise ValueError("background=True needs evaluate_every > 0 seconds")
+            self._thread = threading.Thread(target=self._evaluate_loop, daemon=True,
+                                            name="tallyml-monitor-rules")
+            self._thread.start()
+
+    def _evaluate_loop(self):
+        import logging
+
+        while not self._stop.wait(self.evaluate_every):
+            try:
+                self.evaluate()
+            except Exception:  # keep evaluating; a broken value must not end monitoring
+                logging.getLogger("tallyml.monitor").exception("rule evaluation failed")
 
     # ------------------------------------------------------------------ construction helpers
     def _metric_template(self, threshold, logits, zero_division, backend):
@@ -354,13 +374,15 @@ class Monitor:
             shape = "(N,)" if n_dim == 1 else f"(N, {self._width()})"
             raise ValueError(f"preds must have shape {shape} for task={self.task!r}; got {p.shape}")
         is_scores = p.dtype.kind == "f"
-        if is_scores:
-            if not np.all(np.isfinite(p)):
+        if is_scores and len(p):
+            # min/max: no temporaries the size of the batch; NaN or inf shows up in them
+            lo, hi = float(p.min()), float(p.max())
+            if not (math.isfinite(lo) and math.isfinite(hi)):
                 bad = np.argwhere(~np.isfinite(p))[0]
                 raise ValueError(f"preds[{', '.join(map(str, bad))}] is not finite "
                                  f"({p[tuple(bad)]!r})")
-            if self._estimated is not None and not self._logits and len(p):
-                if p.min() < 0.0 or p.max() > 1.0:
+            if self._estimated is not None and not self._logits:
+                if lo < 0.0 or hi > 1.0:
                     raise ValueError("preds must be probabilities in [0, 1] (pass logits=True for "
                                      "logits, or estimate=False)")
                 if self.task == "multiclass":
@@ -558,7 +580,7 @@ class Monitor:
         return events
 
     def _maybe_evaluate(self):
-        if self._engine.rules or self._tensorboard is not None:
+        if self._thread is None and (self._engine.rules or self._tensorboard is not None):
             if self._clock() - self._last_eval >= self.evaluate_every \
                     and not self._eval_lock.locked():
                 self.evaluate()
@@ -742,6 +764,9 @@ class Monitor:
         if self._closed:
             return
         self._closed = True
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
         if self._resources is not None:
             self._resources.stop()
         if self._exporter is not None:
