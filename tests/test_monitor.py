@@ -150,6 +150,17 @@ def test_labels_joined_by_id_equal_sklearn_on_the_labelled_subset():
     _check_against_sklearn(v, "", y[order], (s[order] >= 0.5).astype(int), "binary")
 
 
+def test_multiclass_labels_joined_for_score_and_label_predictions():
+    rng = np.random.default_rng(14)
+    y, s = _stream(rng, 300, k=3)
+    m = Monitor("multiclass", num_classes=3)
+    m.observe(s[:200], ids=range(200))
+    m.observe(s[200:].argmax(axis=1), ids=range(200, 300))
+    assert m.observe_labels(range(300)[::-1], y[::-1]) == 300
+    np.testing.assert_array_equal(m.metrics().confusion_matrix(),
+                                  skm.confusion_matrix(y, s.argmax(axis=1), labels=range(3)))
+
+
 def test_pending_buffer_is_bounded_and_evicts_the_oldest():
     m = Monitor("binary", max_pending=10)
     m.observe(np.linspace(0, 1, 25), ids=range(25))

@@ -459,7 +459,10 @@ class Monitor:
             if target is not None:
                 self._counts["labelled_total"] += n
             elif ids is not None and self.max_pending:
-                rows = p.tolist() if p.ndim == 1 else [r.copy() for r in p]
+                if self.task == "multiclass" and p.ndim == 2:
+                    rows = p.argmax(axis=1).tolist()  # the count needs only the argmax
+                else:
+                    rows = p.tolist() if p.ndim == 1 else [r.copy() for r in p]
                 pend = self._pending
                 for i, row in zip(ids, rows):
                     pend[i] = row
