@@ -144,12 +144,15 @@ class Feeder:
     def _run(self, batch, call):
         try:
             call(batch)
-        except (ValueError, TypeError):
+        except Exception:  # noqa: BLE001 - find the records at fault; never stop reading
             for r in batch:
                 try:
                     call([r])
                 except (ValueError, TypeError) as e:
                     self._malformed(r.where, str(e))
+                except Exception as e:  # noqa: BLE001 - not the record's fault: say so
+                    _log.exception("record %s could not be counted", r.where)
+                    self._malformed(r.where, f"internal error: {e!r}")
 
 
 def _status_line(monitor, feeder):

@@ -109,10 +109,15 @@ def _plain(v):
     return v
 
 
+_QUIET_LOCK = threading.Lock()
+
+
 def _quiet(fn, *args):
     """Call ``fn`` with tallyml/sklearn-style warnings silenced: a monitor reads values every
-    few seconds and must not flood the log with undefined-metric warnings (they are NaN/0)."""
-    with warnings.catch_warnings():
+    few seconds and must not flood the log with undefined-metric warnings (they are NaN/0).
+    ``catch_warnings`` saves and restores the process-wide filter list; two threads interleaving
+    it could leave "ignore" installed for good, hence the lock."""
+    with _QUIET_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return fn(*args)
 
