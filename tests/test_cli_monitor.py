@@ -354,3 +354,31 @@ def test_cli_errors_are_reported(tmp_path):
     r = subprocess.run([sys.executable, "-m", "tallyml", "monitor", "--config", str(config),
                         "--page", "nocolon"], env=ENV, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "MODULE:CALLABLE" in r.stderr
+
+
+def test_page_hook_and_stop_event(tmp_path):
+    import io
+    import threading
+
+    from tallyml.cli.monitor import run_monitor
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text('{"score": 0.7, "label": 1}\n')
+    cfg = check_config({"monitor": {"task": "binary", "model": "paged"},
+                        "input": {"path": str(folder), "poll": 0.05}, "export": {"port": 0}})
+    out, err, stop = io.StringIO(), io.StringIO(), threading.Event()
+    result = {}
+    t = threading.Thread(target=lambda: result.update(run_monitor(
+        cfg, page=lambda m: f"<p>{m.model}</p>", status_every=0, stop=stop, out=out, err=err)))
+    t.start()
+    try:
+        deadline = time.monotonic() + 60
+        while "serving" not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        base = out.getvalue().split()[1].rsplit("/", 1)[0]
+        assert urllib.request.urlopen(base + "/", timeout=10).read() == b"<p>paged</p>"
+    finally:
+        stop.set()
+        t.join(timeout=60)
+    assert not t.is_alive() and result["counts"]["predictions_total"] == 1
