@@ -219,3 +219,75 @@ TM_LABEL_LABEL_PAIRS(TM_DEF_MULTILABEL_LABELS)
 TM_LABEL_SCORE_PAIRS(TM_DEF_MULTILABEL_SCORES)
 
 }  // extern "C"
+
+// ==== drift histograms (tallyml.drift) ============================================================
+#include "histogram.hpp"
+
+namespace {
+
+// Layout checks: sizes, column range, monotone offsets, counts length; each sets the message.
+bool hist_args(int64_t n_rows, int64_t n_cols, int64_t start, int64_t stop, int64_t groups,
+               const int64_t* columns, const double* edges, const int64_t* edge_offsets,
+               const double* uni_lo, const double* uni_scale, const int64_t* counts,
+               int64_t counts_len, const int64_t* bad) {
+  if (groups > 0 && !(need(columns, "columns") && need(uni_lo, "uni_lo") &&
+                      need(uni_scale, "uni_scale")))
+    return false;
+  if (!(need(edge_offsets, "edge_offsets") && need(counts, "counts") && need(bad, "bad") && non_negative(n_rows, "n_rows") && non_negative(n_cols, "n_cols") &&
+        non_negative(groups, "groups") && non_negative(counts_len, "counts_len")))
+    return false;
+  if (start < 0 || stop < start || stop > n_rows) {
+    set_error("rows [%lld, %lld) are not within [0, %lld)", static_cast<long long>(start),
+              static_cast<long long>(stop), static_cast<long long>(n_rows));
+    return false;
+  }
+  if (edge_offsets[0] != 0) {
+    set_error("edge_offsets[0] must be 0");
+    return false;
+  }
+  for (int64_t g = 0; g < groups; ++g) {
+    if (columns[g] < 0 || columns[g] >= n_cols) {
+      set_error("columns[%lld] = %lld is outside [0, %lld)", static_cast<long long>(g),
+                static_cast<long long>(columns[g]), static_cast<long long>(n_cols));
+      return false;
+    }
+    if (edge_offsets[g + 1] < edge_offsets[g]) {
+      set_error("edge_offsets must be non-decreasing");
+      return false;
+    }
+  }
+  if (edge_offsets[groups] > 0 && !need(edges, "edges")) return false;
+  if (counts_len != edge_offsets[groups] + groups) {
+    set_error("counts has %lld bins, the layout needs %lld", static_cast<long long>(counts_len),
+              static_cast<long long>(edge_offsets[groups] + groups));
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+extern "C" {
+
+#define TM_DEF_DRIFT_HIST(sn, F)                                                              \
+  TM_API int32_t tm_drift_hist_##sn(const F* values, int64_t n_rows, int64_t n_cols,          \
+                                    int64_t start, int64_t stop, int64_t groups,               \
+                                    const int64_t* columns, const double* edges,               \
+                                    const int64_t* edge_offsets, const double* uni_lo,         \
+                                    const double* uni_scale, int64_t* counts,                  \
+                                    int64_t counts_len, int32_t validate, int64_t* bad) {      \
+    return guarded([&] {                                                                      \
+      if ((n_rows > 0 && !need(values, "values")) ||                                          \
+          !hist_args(n_rows, n_cols, start, stop, groups, columns, edges, edge_offsets,       \
+                     uni_lo, uni_scale, counts, counts_len, bad))                             \
+        return int(TM_ERR_ARGUMENT);                                                          \
+      const HistLayout lay{groups, columns, edges, edge_offsets, uni_lo, uni_scale};          \
+      return int(drift_hist<F>(values, n_cols, start, stop, lay, counts, counts_len,          \
+                               validate, bad));                                               \
+    });                                                                                       \
+  }
+TM_DEF_DRIFT_HIST(f32, float)
+TM_DEF_DRIFT_HIST(f64, double)
+
+}  // extern "C"
+// ==== end drift histograms ========================================================================

@@ -75,9 +75,21 @@ _SCALARS = {
 }
 
 
+# ---- drift histograms (tallyml.drift._histogram) --------------------------------------------
+# values, n_rows, n_cols, start, stop, groups, columns, edges, edge_offsets, uni_lo, uni_scale,
+# counts, counts_len, validate, bad
+_DRIFT = {
+    f"tm_drift_hist_{sn}": ((_P, _I64, _I64, _I64, _I64, _I64, _P, _P, _P, _P, _P, _P, _I64, _I32, _P),
+                            _I32)
+    for sn in SCORE_TYPES
+}
+# ---- end drift histograms --------------------------------------------------------------------
+
+
 def entry_points() -> dict[str, tuple[tuple, object]]:
     """Every exported function: name -> (argtypes, restype)."""
     table = dict(_SCALARS)
+    table.update(_DRIFT)
     for family, (pred_types, args) in _FAMILIES.items():
         for t in LABEL_TYPES:
             for p in pred_types:

@@ -190,6 +190,33 @@ TM_LABEL_LABEL_PAIRS(TM_DECL_MULTILABEL_LABELS)
       int32_t num_threads);
 TM_LABEL_SCORE_PAIRS(TM_DECL_MULTILABEL_SCORES)
 
+/* ==== drift histograms (tallyml.drift) ========================================================= */
+/**
+ * tm_drift_hist_<F>: add rows [start, stop) of a row-major n_rows x n_cols matrix of scores into
+ * the flat histogram `counts` (int64, counts_len = edge_offsets[groups] + groups).
+ *
+ * Group g reads column columns[g] and bins it with the sorted interior edges
+ * edges[edge_offsets[g] .. edge_offsets[g+1]): a value's bin is the number of those edges <= it
+ * (outer bins open). Its bins start at counts[edge_offsets[g] + g]. uni_scale[g] > 0 declares
+ * uniform edges from uni_lo[g] (bins per unit uni_scale[g]); the result is the same, faster.
+ *
+ * @param validate  non-zero: a NaN/inf value anywhere in the rows (any column) returns
+ *                  TM_ERR_VALUE with its (row, column) in bad[0], bad[1]; nothing is counted.
+ * @return TM_OK, TM_ERR_VALUE, or TM_ERR_ARGUMENT (NULL pointer, rows outside [0, n_rows),
+ *         column out of range, offsets decreasing, counts_len not matching the layout).
+ * Thread safety: reentrant; concurrent calls must not share `counts` or `bad`.
+ */
+#define TM_DECL_DRIFT_HIST(sn, F)                                                               \
+  TM_API int32_t tm_drift_hist_##sn(const F* values, int64_t n_rows, int64_t n_cols,            \
+                                    int64_t start, int64_t stop, int64_t groups,                 \
+                                    const int64_t* columns, const double* edges,                 \
+                                    const int64_t* edge_offsets, const double* uni_lo,           \
+                                    const double* uni_scale, int64_t* counts,                    \
+                                    int64_t counts_len, int32_t validate, int64_t* bad);
+TM_DECL_DRIFT_HIST(f32, float)
+TM_DECL_DRIFT_HIST(f64, double)
+/* ==== end drift histograms ===================================================================== */
+
 #ifdef __cplusplus
 }
 #endif
