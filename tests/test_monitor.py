@@ -224,6 +224,26 @@ def test_drift_values_follow_scoredrift_and_fire_a_rule():
     assert m.alerts()[0]["state"] == "firing"
 
 
+def test_set_drift_reference_rebaselines():
+    rng = np.random.default_rng(15)
+    m = Monitor("binary", reference_scores=rng.beta(2, 5, 3000), drift_window=300)
+    m.observe(rng.beta(5, 2, 300))
+    old = m.drift
+    with pytest.raises(ValueError):
+        m.set_drift_reference(np.ones(3000))  # constant: no bins
+    assert m.drift is old
+    new_ref = rng.beta(5, 2, 3000)
+    m.set_drift_reference(new_ref)
+    assert m.drift.window == 300 and not m.drift.ready  # the window restarts empty
+    batch = rng.beta(5, 2, 300)
+    m.observe(batch)
+    direct = tallyml.ScoreDrift(new_ref, window=300)
+    direct.update(batch)
+    assert m.values()["psi"] == pytest.approx(direct.statistics()["psi"], rel=1e-12)
+    with pytest.raises(ValueError, match="no score drift"):
+        Monitor("binary").set_drift_reference(new_ref)
+
+
 def test_latency_values_follow_numpy_quantiles():
     rng = np.random.default_rng(6)
     d = rng.lognormal(-5, 1, 2000)

@@ -253,6 +253,7 @@ class Monitor:
                                    threshold=threshold, calibrator=calibrator, logits=logits,
                                    num_bins=0, zero_division=zero_division, backend=backend)
             self._estimated = Windowed(est, samples=self.window)
+        self._drift_thresholds = drift_thresholds  # kept for set_drift_reference
         self._drift = self._make_drift(reference_scores, drift_window, drift_thresholds)
         self._latency = LatencyTracker()
         self._fit = fit if fit is not None else FitMonitor()
@@ -617,6 +618,16 @@ class Monitor:
     def drift(self):
         """The ``ScoreDrift`` (None without reference_scores)."""
         return self._drift
+
+    def set_drift_reference(self, reference_scores) -> None:
+        """Replace the score-drift reference (after retraining: the new model's scores on
+        recent rows), keeping the drift window length and the threshold rule; the drift window
+        restarts empty. ValueError (and nothing changes) for a monitor created without
+        ``reference_scores`` or for a bad reference."""
+        if self._drift is None:
+            raise ValueError("this monitor has no score drift (created without reference_scores)")
+        self._drift = self._make_drift(reference_scores, self._drift.window,
+                                       self._drift_thresholds)
 
     @property
     def latency(self):
