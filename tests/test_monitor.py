@@ -50,10 +50,10 @@ def _check_against_sklearn(values, suffix, y, p, avg, labels=None):
                     "jaccard": "jaccard_score"}[name])(y, p, average=avg, labels=labels, zero_division=0)
             else:
                 want = fn(y, p, avg)
-            assert values[name + suffix] == pytest.approx(want, rel=1e-12, abs=1e-15), name
+            assert values[name + suffix] == pytest.approx(want, rel=1e-12, abs=1e-15, nan_ok=True), name
         if y.ndim == 1:
             for name, fn in SK_SINGLE.items():
-                assert values[name + suffix] == pytest.approx(fn(y, p), rel=1e-12, abs=1e-15), name
+                assert values[name + suffix] == pytest.approx(fn(y, p), rel=1e-12, abs=1e-15, nan_ok=True), name
 
 
 def _stream(rng, n, k=None):
@@ -482,3 +482,49 @@ def test_tensorboard_values_read_back(tmp_path):
     assert "monitor/f1" in tags and "metrics/f1" in tags
     assert acc.Scalars("monitor/f1")[-1].value == pytest.approx(skm.f1_score(y, s >= 0.5), rel=1e-6)
     assert tb is not None
+
+
+# ---------------------------------------------------------------- random streams
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 400),
+       chunk=st.integers(1, 60), window=st.sampled_from([10, 50, 100]))
+def test_random_streams_with_delayed_labels_equal_sklearn(seed, n, chunk, window):
+    """Any mix of immediate, delayed (in any order) and missing labels, in any chunking: the
+    lifetime values equal sklearn on every labelled sample, the window values on the last
+    ``window`` samples in the order their labels arrived."""
+    rng = np.random.default_rng(seed)
+    y, s = _stream(rng, n)
+    how = rng.integers(0, 3, n)  # 0: label now, 1: label later, 2: never
+    m = Monitor("binary", window=window, max_pending=n)
+    arrived, waiting = [], []
+    for a in range(0, n, chunk):
+        idx = np.arange(a, min(a + chunk, n))
+        now, later, never = idx[how[idx] == 0], idx[how[idx] == 1], idx[how[idx] == 2]
+        if len(now):
+            m.observe(s[now], y[now])
+            arrived.extend(now)
+        if len(later):
+            m.observe(s[later], ids=later.tolist())
+            waiting.extend(later)
+        if len(never):
+            m.observe(s[never])
+        if waiting and rng.random() < 0.5:
+            rng.shuffle(waiting)
+            take, waiting = waiting[: len(waiting) // 2 + 1], waiting[len(waiting) // 2 + 1:]
+            assert m.observe_labels(take, y[take]) == len(take)
+            arrived.extend(take)
+    v = m.values()
+    assert v["predictions_total"] == n and v["labelled_total"] == len(arrived)
+    assert v["pending_labels"] == len(waiting)
+    if not arrived:
+        assert math.isnan(v["accuracy"])
+        return
+    order = np.array(arrived)
+    pred = (s >= 0.5).astype(int)
+    _check_against_sklearn(v, "", y[order], pred[order], "binary")
+    if len(order) % (window // 10) == 0:  # the window is exact at bucket boundaries
+        last = order[-window:]
+        _check_against_sklearn(v, "_window", y[last], pred[last], "binary")
