@@ -336,6 +336,7 @@ def test_a_failing_callback_does_not_break_observe(caplog):
     ("multiclass", {"num_classes": 3}, np.array([[0.5, 0.6, 0.1]]), None, "sums"),
     ("multiclass", {"num_classes": 3}, np.array([0.5, 0.6]), None, "integer labels"),
     ("multiclass", {"num_classes": 3}, np.array([0, 3]), np.array([0, 1]), "3"),
+    ("multiclass", {"num_classes": 3}, np.array([0, -1]), None, r"preds\[1\] = -1"),
     ("multilabel", {"num_labels": 2}, np.ones((2, 3)) / 2, None, "shape"),
 ])
 def test_bad_input_raises_and_changes_nothing(task, kw, preds, target, match):

@@ -375,6 +375,11 @@ class Monitor:
             if p.dtype.kind == "f":
                 raise TypeError("preds of a multiclass monitor are (N,) integer labels or "
                                 f"(N, {self.num_classes}) scores; got float shape {p.shape}")
+            # checked here too: a bad label waiting for its target would block every later join
+            if len(p) and (p.min() < 0 or p.max() >= self.num_classes):
+                i = int(np.argmax((p < 0) | (p >= self.num_classes)))
+                raise ValueError(f"preds[{i}] = {p[i]} is not a class label in "
+                                 f"[0, {self.num_classes})")
             return p, False
         if p.ndim != n_dim or (n_dim == 2 and p.shape[1] != self._width()):
             shape = "(N,)" if n_dim == 1 else f"(N, {self._width()})"
