@@ -505,7 +505,11 @@ class Monitor:
                 rows.append(k)
             if rows:
                 preds = np.asarray([self._pending[ids[k]] for k in rows])
-                self._realized.update(t[rows], preds)  # raises before anything is taken
+                try:
+                    self._realized.update(t[rows], preds)  # raises before anything is taken
+                except ValueError as e:
+                    raise ValueError(f"{e} (positions count only the {len(rows)} entries whose "
+                                     "ids matched a waiting prediction; nothing was taken)") from None
                 for k in rows:
                     del self._pending[ids[k]]
             self._counts["labelled_total"] += len(rows)
