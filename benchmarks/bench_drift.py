@@ -8,7 +8,10 @@ vs tallyml batch). Nothing here asserts timing.
 import numpy as np
 import pytest
 
+from tallyml import _native
 from tallyml.drift import ADWIN, DDM, PageHinkley, ScoreDrift
+
+BACKENDS = (["native"] if _native.available() else []) + ["numba", "numpy"]
 
 rng = np.random.default_rng(0)
 REF = rng.beta(2, 5, 50_000)
@@ -26,7 +29,7 @@ def _expected_window(values, drift):
          for e in (drift.coarse_edges[0], drift.fine_edges[0])])
 
 
-@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_update_1m(benchmark, backend):
     benchmark.group = "drift-update-1M"
     # a window as long as the batch: every value is binned (a shorter window skips the rows it
@@ -48,7 +51,7 @@ def test_update_1m_baseline_np_histogram(benchmark):
     assert out[0].sum() == len(BIG)
 
 
-@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_update_64(benchmark, backend):
     benchmark.group = "drift-update-64"
     d = ScoreDrift(REF, window=1000, backend=backend)

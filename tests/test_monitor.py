@@ -50,10 +50,10 @@ def _check_against_sklearn(values, suffix, y, p, avg, labels=None):
                     "jaccard": "jaccard_score"}[name])(y, p, average=avg, labels=labels, zero_division=0)
             else:
                 want = fn(y, p, avg)
-            assert values[name + suffix] == pytest.approx(want, rel=1e-12, abs=1e-15), name
+            assert values[name + suffix] == pytest.approx(want, rel=1e-12, abs=1e-15, nan_ok=True), name
         if y.ndim == 1:
             for name, fn in SK_SINGLE.items():
-                assert values[name + suffix] == pytest.approx(fn(y, p), rel=1e-12, abs=1e-15), name
+                assert values[name + suffix] == pytest.approx(fn(y, p), rel=1e-12, abs=1e-15, nan_ok=True), name
 
 
 def _stream(rng, n, k=None):
@@ -150,6 +150,17 @@ def test_labels_joined_by_id_equal_sklearn_on_the_labelled_subset():
     _check_against_sklearn(v, "", y[order], (s[order] >= 0.5).astype(int), "binary")
 
 
+def test_multiclass_labels_joined_for_score_and_label_predictions():
+    rng = np.random.default_rng(14)
+    y, s = _stream(rng, 300, k=3)
+    m = Monitor("multiclass", num_classes=3)
+    m.observe(s[:200], ids=range(200))
+    m.observe(s[200:].argmax(axis=1), ids=range(200, 300))
+    assert m.observe_labels(range(300)[::-1], y[::-1]) == 300
+    np.testing.assert_array_equal(m.metrics().confusion_matrix(),
+                                  skm.confusion_matrix(y, s.argmax(axis=1), labels=range(3)))
+
+
 def test_pending_buffer_is_bounded_and_evicts_the_oldest():
     m = Monitor("binary", max_pending=10)
     m.observe(np.linspace(0, 1, 25), ids=range(25))
@@ -213,6 +224,26 @@ def test_drift_values_follow_scoredrift_and_fire_a_rule():
     assert m.alerts()[0]["state"] == "firing"
 
 
+def test_set_drift_reference_rebaselines():
+    rng = np.random.default_rng(15)
+    m = Monitor("binary", reference_scores=rng.beta(2, 5, 3000), drift_window=300)
+    m.observe(rng.beta(5, 2, 300))
+    old = m.drift
+    with pytest.raises(ValueError):
+        m.set_drift_reference(np.ones(3000))  # constant: no bins
+    assert m.drift is old
+    new_ref = rng.beta(5, 2, 3000)
+    m.set_drift_reference(new_ref)
+    assert m.drift.window == 300 and not m.drift.ready  # the window restarts empty
+    batch = rng.beta(5, 2, 300)
+    m.observe(batch)
+    direct = tallyml.ScoreDrift(new_ref, window=300)
+    direct.update(batch)
+    assert m.values()["psi"] == pytest.approx(direct.statistics()["psi"], rel=1e-12)
+    with pytest.raises(ValueError, match="no score drift"):
+        Monitor("binary").set_drift_reference(new_ref)
+
+
 def test_latency_values_follow_numpy_quantiles():
     rng = np.random.default_rng(6)
     d = rng.lognormal(-5, 1, 2000)
@@ -265,6 +296,23 @@ def test_rules_validation_and_cadence():
     assert m.alerts()[0]["state"] == "firing"
 
 
+def test_background_evaluation_fires_without_observe_calls():
+    rules = [{"name": "any", "expr": "predictions_total > 0"}]
+    slow = Monitor("binary", rules=rules, evaluate_every=3600, background=True)
+    slow.observe(np.array([0.3]))
+    assert slow.alerts()[0]["state"] == "inactive"  # observe itself does not evaluate
+    slow.close()
+    fired = threading.Event()
+    m = Monitor("binary", rules=rules, on_alert=lambda e: fired.set(), evaluate_every=0.05,
+                background=True)
+    m.observe(np.array([0.3]))
+    assert fired.wait(10)
+    assert m.alerts()[0]["state"] == "firing"
+    m.close()
+    with pytest.raises(ValueError, match="background"):
+        Monitor("binary", evaluate_every=0, background=True)
+
+
 def test_a_failing_callback_does_not_break_observe(caplog):
     def boom(event):
         raise RuntimeError("callback failed")
@@ -288,6 +336,7 @@ def test_a_failing_callback_does_not_break_observe(caplog):
     ("multiclass", {"num_classes": 3}, np.array([[0.5, 0.6, 0.1]]), None, "sums"),
     ("multiclass", {"num_classes": 3}, np.array([0.5, 0.6]), None, "integer labels"),
     ("multiclass", {"num_classes": 3}, np.array([0, 3]), np.array([0, 1]), "3"),
+    ("multiclass", {"num_classes": 3}, np.array([0, -1]), None, r"preds\[1\] = -1"),
     ("multilabel", {"num_labels": 2}, np.ones((2, 3)) / 2, None, "shape"),
 ])
 def test_bad_input_raises_and_changes_nothing(task, kw, preds, target, match):
@@ -434,3 +483,49 @@ def test_tensorboard_values_read_back(tmp_path):
     assert "monitor/f1" in tags and "metrics/f1" in tags
     assert acc.Scalars("monitor/f1")[-1].value == pytest.approx(skm.f1_score(y, s >= 0.5), rel=1e-6)
     assert tb is not None
+
+
+# ---------------------------------------------------------------- random streams
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 400),
+       chunk=st.integers(1, 60), window=st.sampled_from([10, 50, 100]))
+def test_random_streams_with_delayed_labels_equal_sklearn(seed, n, chunk, window):
+    """Any mix of immediate, delayed (in any order) and missing labels, in any chunking: the
+    lifetime values equal sklearn on every labelled sample, the window values on the last
+    ``window`` samples in the order their labels arrived."""
+    rng = np.random.default_rng(seed)
+    y, s = _stream(rng, n)
+    how = rng.integers(0, 3, n)  # 0: label now, 1: label later, 2: never
+    m = Monitor("binary", window=window, max_pending=n)
+    arrived, waiting = [], []
+    for a in range(0, n, chunk):
+        idx = np.arange(a, min(a + chunk, n))
+        now, later, never = idx[how[idx] == 0], idx[how[idx] == 1], idx[how[idx] == 2]
+        if len(now):
+            m.observe(s[now], y[now])
+            arrived.extend(now)
+        if len(later):
+            m.observe(s[later], ids=later.tolist())
+            waiting.extend(later)
+        if len(never):
+            m.observe(s[never])
+        if waiting and rng.random() < 0.5:
+            rng.shuffle(waiting)
+            take, waiting = waiting[: len(waiting) // 2 + 1], waiting[len(waiting) // 2 + 1:]
+            assert m.observe_labels(take, y[take]) == len(take)
+            arrived.extend(take)
+    v = m.values()
+    assert v["predictions_total"] == n and v["labelled_total"] == len(arrived)
+    assert v["pending_labels"] == len(waiting)
+    if not arrived:
+        assert math.isnan(v["accuracy"])
+        return
+    order = np.array(arrived)
+    pred = (s >= 0.5).astype(int)
+    _check_against_sklearn(v, "", y[order], pred[order], "binary")
+    if len(order) % (window // 10) == 0:  # the window is exact at bucket boundaries
+        last = order[-window:]
+        _check_against_sklearn(v, "_window", y[last], pred[last], "binary")

@@ -78,6 +78,16 @@ def test_promtool_accepts_rule_file_and_exposition(tmp_path):
         family = "tallyml_monitor_" + name
         assert family + "{" in text, family
     m.close()
+    # multiclass and multilabel monitors export valid text too
+    for task, kw, p, t in [("multiclass", {"num_classes": 3}, rng.dirichlet(np.ones(3), 40),
+                            rng.integers(0, 3, 40)),
+                           ("multilabel", {"num_labels": 2}, rng.random((40, 2)),
+                            rng.integers(0, 2, (40, 2)))]:
+        mm = tallyml.Monitor(task, model=task, backend=BACKEND, **kw)
+        mm.observe(p, t)
+        r = promtool_check_metrics(mm.exporter().exposition())
+        assert r.returncode == 0, r.stdout + r.stderr
+        mm.close()
 
 
 def test_alert_fires_in_a_real_prometheus(tmp_path):

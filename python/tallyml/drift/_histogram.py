@@ -104,6 +104,7 @@ class Layout:
     def __getstate__(self):
         d = dict(self.__dict__)
         d["_native_args"] = None  # raw addresses mean nothing in another process
+        d.pop("native_fns", None)
         return d
 
     def native_args(self):
@@ -115,6 +116,9 @@ class Layout:
             self.bad = np.zeros(2, dtype=np.int64)
             self._native_args = tuple(_native.address(a) for a in (
                 self.columns, self.edges, self.edge_offsets, self.uni_lo, self.uni_scale))
+            self.native_fns = {np.dtype(np.float32): _native.function("tm_drift_hist_f32"),
+                               np.dtype(np.float64): _native.function("tm_drift_hist_f64")}
+            self.bad_address = _native.address(self.bad)
         return self._native_args
 
     def group(self, counts: np.ndarray, g: int) -> np.ndarray:
@@ -162,10 +166,11 @@ def _hist_native(values2d, start, stop, layout, counts, name, ndim, validate):
     from .. import _native
 
     cols, edges, offs, ulo, usc = layout.native_args()
-    fn = _native.function("tm_drift_hist_f32" if values2d.dtype == np.float32 else "tm_drift_hist_f64")
-    rc = fn(_native.address(values2d), values2d.shape[0], values2d.shape[1], start, stop,
-            len(layout.columns), cols, edges, offs, ulo, usc, _native.address(counts),
-            counts.shape[0], 1 if validate else 0, _native.address(layout.bad))
+    address = _native.address
+    rc = layout.native_fns[values2d.dtype](
+        address(values2d), values2d.shape[0], values2d.shape[1], start, stop,
+        len(layout.columns), cols, edges, offs, ulo, usc, address(counts), counts.shape[0],
+        1 if validate else 0, layout.bad_address)
     if rc == _native.ERR_VALUE:
         r, c = int(layout.bad[0]), int(layout.bad[1])
         raise ValueError(f"{_where(name, r, c, ndim)} = {float(values2d[r, c])!r} is not finite")
@@ -187,8 +192,7 @@ def check_finite(backend, values2d, name, ndim, offset=0):
 
         pos = np.zeros(2, dtype=np.int64)
         cols, edges, offs, ulo, usc = _EMPTY.native_args()
-        fn = _native.function("tm_drift_hist_f32" if values2d.dtype == np.float32
-                              else "tm_drift_hist_f64")
+        fn = _EMPTY.native_fns[values2d.dtype]
         addr = _native.address(pos)
         rc = fn(_native.address(values2d), values2d.shape[0], values2d.shape[1], 0,
                 values2d.shape[0], 0, cols, edges, offs, ulo, usc, addr, 0, 1, addr)

@@ -109,10 +109,15 @@ def _plain(v):
     return v
 
 
+_QUIET_LOCK = threading.Lock()
+
+
 def _quiet(fn, *args):
     """Call ``fn`` with tallyml/sklearn-style warnings silenced: a monitor reads values every
-    few seconds and must not flood the log with undefined-metric warnings (they are NaN/0)."""
-    with warnings.catch_warnings():
+    few seconds and must not flood the log with undefined-metric warnings (they are NaN/0).
+    ``catch_warnings`` saves and restores the process-wide filter list; two threads interleaving
+    it could leave "ignore" installed for good, hence the lock."""
+    with _QUIET_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return fn(*args)
 
@@ -191,6 +196,8 @@ class Monitor:
     on_alert : callable(AlertEvent) run when a rule fires or resolves (an exception it raises
         is logged, never propagated into ``observe``).
     evaluate_every : seconds between rule evaluations triggered by observe calls (0: every call).
+    background : evaluate the rules in a daemon thread every ``evaluate_every`` seconds instead
+        of from the observe calls (which then never pay for an evaluation).
     max_pending : predictions waiting for their labels (the oldest are evicted beyond it).
     resources : False, True, or a ResourceMonitor interval in seconds: start a sampling thread
         (``close()`` stops it). GPU readings stay off unless ``resources_gpu=True``.
@@ -203,7 +210,8 @@ class Monitor:
     def __init__(self, task="binary", *, num_classes=None, num_labels=None, threshold=0.5,
                  logits=False, window=10_000, reference_scores=None, drift_window=None,
                  drift_thresholds="auto", estimate=True, calibrator=None, rules=(),
-                 on_alert=None, evaluate_every=1.0, max_pending=100_000, resources=False,
+                 on_alert=None, evaluate_every=1.0, background=False, max_pending=100_000,
+                 resources=False,
                  resources_gpu=False, fit=None, model="model", zero_division=0,
                  clock=time.monotonic, backend="auto"):
         from ..fit import FitMonitor
@@ -277,6 +285,23 @@ class Monitor:
         self._exporter = None
         self._tensorboard = None
         self._closed = False
+        self._stop = threading.Event()
+        self._thread = None
+        if background:
+            if self.evaluate_every <= 0:
+                raise ValueError("background=True needs evaluate_every > 0 seconds")
+            self._thread = threading.Thread(target=self._evaluate_loop, daemon=True,
+                                            name="tallyml-monitor-rules")
+            self._thread.start()
+
+    def _evaluate_loop(self):
+        import logging
+
+        while not self._stop.wait(self.evaluate_every):
+            try:
+                self.evaluate()
+            except Exception:  # keep evaluating; a broken value must not end monitoring
+                logging.getLogger("tallyml.monitor").exception("rule evaluation failed")
 
     # ------------------------------------------------------------------ construction helpers
     def _metric_template(self, threshold, logits, zero_division, backend):
@@ -350,18 +375,25 @@ class Monitor:
             if p.dtype.kind == "f":
                 raise TypeError("preds of a multiclass monitor are (N,) integer labels or "
                                 f"(N, {self.num_classes}) scores; got float shape {p.shape}")
+            # checked here too: a bad label waiting for its target would block every later join
+            if len(p) and (p.min() < 0 or p.max() >= self.num_classes):
+                i = int(np.argmax((p < 0) | (p >= self.num_classes)))
+                raise ValueError(f"preds[{i}] = {p[i]} is not a class label in "
+                                 f"[0, {self.num_classes})")
             return p, False
         if p.ndim != n_dim or (n_dim == 2 and p.shape[1] != self._width()):
             shape = "(N,)" if n_dim == 1 else f"(N, {self._width()})"
             raise ValueError(f"preds must have shape {shape} for task={self.task!r}; got {p.shape}")
         is_scores = p.dtype.kind == "f"
-        if is_scores:
-            if not np.all(np.isfinite(p)):
+        if is_scores and len(p):
+            # min/max: no temporaries the size of the batch; NaN or inf shows up in them
+            lo, hi = float(p.min()), float(p.max())
+            if not (math.isfinite(lo) and math.isfinite(hi)):
                 bad = np.argwhere(~np.isfinite(p))[0]
                 raise ValueError(f"preds[{', '.join(map(str, bad))}] is not finite "
                                  f"({p[tuple(bad)]!r})")
-            if self._estimated is not None and not self._logits and len(p):
-                if p.min() < 0.0 or p.max() > 1.0:
+            if self._estimated is not None and not self._logits:
+                if lo < 0.0 or hi > 1.0:
                     raise ValueError("preds must be probabilities in [0, 1] (pass logits=True for "
                                      "logits, or estimate=False)")
                 if self.task == "multiclass":
@@ -438,7 +470,10 @@ class Monitor:
             if target is not None:
                 self._counts["labelled_total"] += n
             elif ids is not None and self.max_pending:
-                rows = p.tolist() if p.ndim == 1 else [r.copy() for r in p]
+                if self.task == "multiclass" and p.ndim == 2:
+                    rows = p.argmax(axis=1).tolist()  # the count needs only the argmax
+                else:
+                    rows = p.tolist() if p.ndim == 1 else [r.copy() for r in p]
                 pend = self._pending
                 for i, row in zip(ids, rows):
                     pend[i] = row
@@ -470,7 +505,11 @@ class Monitor:
                 rows.append(k)
             if rows:
                 preds = np.asarray([self._pending[ids[k]] for k in rows])
-                self._realized.update(t[rows], preds)  # raises before anything is taken
+                try:
+                    self._realized.update(t[rows], preds)  # raises before anything is taken
+                except ValueError as e:
+                    raise ValueError(f"{e} (positions count only the {len(rows)} entries whose "
+                                     "ids matched a waiting prediction; nothing was taken)") from None
                 for k in rows:
                     del self._pending[ids[k]]
             self._counts["labelled_total"] += len(rows)
@@ -559,7 +598,7 @@ class Monitor:
         return events
 
     def _maybe_evaluate(self):
-        if self._engine.rules or self._tensorboard is not None:
+        if self._thread is None and (self._engine.rules or self._tensorboard is not None):
             if self._clock() - self._last_eval >= self.evaluate_every \
                     and not self._eval_lock.locked():
                 self.evaluate()
@@ -753,6 +792,9 @@ class Monitor:
         if self._closed:
             return
         self._closed = True
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
         if self._resources is not None:
             self._resources.stop()
         if self._exporter is not None:
