@@ -26,6 +26,7 @@ import os
 import tempfile
 import threading
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -180,14 +181,14 @@ def _read(path) -> tuple[dict, dict]:
         z = zipfile.ZipFile(path, "r")
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such checkpoint file") from None
-    except (zipfile.BadZipFile, OSError) as e:
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError) as e:
         raise CheckpointError(f"{path}: not a tallyml checkpoint or truncated/corrupt ({e})") from None
     with z:
         try:
             meta = json.loads(z.read(_META))
         except KeyError:
             raise CheckpointError(f"{path}: not a tallyml checkpoint (no {_META})") from None
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:  # CRC, JSON, zlib
+        except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError) as e:  # CRC, JSON
             raise CheckpointError(f"{path}: corrupt metadata ({e})") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise CheckpointError(f"{path}: not a tallyml checkpoint (format {meta.get('format')!r})"
@@ -222,7 +223,7 @@ def _read(path) -> tuple[dict, dict]:
             raise
         except (KeyError, TypeError, AttributeError) as e:
             raise CheckpointError(f"{path}: corrupt metadata or missing member ({e!r})") from None
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError) as e:
             raise CheckpointError(f"{path}: corrupt array data ({e})") from None
         extra = set(z.namelist()) - expected
         if extra:

@@ -221,7 +221,11 @@ class Windowed:
         """Count a batch (the template's ``update`` arguments) into the current bucket."""
         mode = self._mode
         if mode == "samples":
-            n = _rows(args, kwargs)
+            try:
+                n = _rows(args, kwargs)
+            except TypeError as exc:
+                with self._lock:
+                    self._raise_as_template(args, kwargs, exc)
             with self._lock:
                 room = self._room
                 if 0 < n <= room:
@@ -275,7 +279,8 @@ class Windowed:
             kw["sample_weight"] = np.asarray(w)
         for a in cols + [kw.get("target"), kw.get("sample_weight")]:
             if a is not None and (a.ndim == 0 or a.shape[0] != n):
-                self._raise_as_template(args, kwargs, None)  # lengths differ: its error
+                self._raise_as_template(args, kwargs, ValueError(
+                    "target and preds (and sample_weight) must have the same number of rows"))
 
         def piece(obj, a, b):
             sub_args = [c[a:b] for c in cols]
@@ -334,9 +339,7 @@ class Windowed:
             raise whole from None
         finally:
             self._probe.reset()
-        if exc is not None:
-            raise exc
-        raise ValueError("target and preds (and sample_weight) must have the same number of rows")
+        raise exc
 
     # ------------------------------------------------------------ read
     def _sum(self, objs):
