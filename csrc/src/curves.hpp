@@ -119,46 +119,79 @@ int64_t first_bad_binary(const T* target, const S* scores, const double* weight,
   return -1;
 }
 
-// Counting pass of a validated binary batch. Unweighted log loss is the log of a running
-// product renormalised by its exponent every 16 factors (one log per batch, exact to ~n ulp).
-template <class T, class S, class H>
-void count_binary(const T* target, const S* scores, const double* weight, int64_t n,
-                  bool has_ignore, int64_t ignore_index, const Layout& L, bool logits, double eps,
-                  H* hist, double* psum, double* sums) {
+// Counting pass of a validated binary batch, specialised at compile time on weighting, logits
+// and layout kind so that the loop body carries no per-sample configuration branches.
+// Unweighted log loss is the log of a running product renormalised by its exponent every 16
+// factors (one log per batch, exact to ~n ulp).
+template <bool kWeighted, bool kLogits, int kKind, class T, class S, class H>
+void count_binary_impl(const T* target, const S* scores, const double* weight, int64_t n,
+                       bool has_ignore, int64_t ignore_index, const Layout& L, double eps,
+                       H* hist, double* psum, double* sums) {
   double brier = 0.0, ll = 0.0, prod = 1.0;
   int64_t expo = 0;
   int since = 0;
   constexpr int64_t kExpMask = int64_t{0x7FF} << 52;
   constexpr int64_t kOneExp = int64_t{1023} << 52;
+  const bool track_ll = eps > 0.0;
+  Layout lay = L;
+  if constexpr (kKind == 0) lay.kind = 0; else lay.kind = 1;
   for (int64_t i = 0; i < n; ++i) {
     const int64_t t = static_cast<int64_t>(target[i]);
     if (has_ignore && t == ignore_index) continue;
     const double s = static_cast<double>(scores[i]);
     double p;
-    const int64_t b = bin_and_prob(s, L, logits, &p);
+    int64_t b;
+    if constexpr (!kLogits && kKind == 0) {
+      p = s;
+      b = dyadic_bin(s, lay);
+    } else {
+      b = bin_and_prob(s, lay, kLogits, &p);
+    }
     const double d = static_cast<double>(t) - p;
-    const double w = weight ? weight[i] : 1.0;
-    hist[2 * b + t] += static_cast<H>(w);
-    psum[b] += w * p;
-    brier += w * d * d;
-    if (eps > 0.0) {
-      const double q = clip(true_prob(t, p, s, logits), eps);
-      if (weight) {
-        ll -= w * std::log(q);
-      } else {
-        prod *= q;
-        if (++since == 16) {
-          const int64_t bits = f64_bits(prod);
-          expo += ((bits & kExpMask) >> 52) - 1023;
-          prod = bits_f64((bits & ~kExpMask) | kOneExp);
-          since = 0;
-        }
+    double q = kLogits ? sigmoid(t ? s : -s) : (t ? p : 1.0 - p);
+    q = clip(q, eps);
+    if constexpr (kWeighted) {
+      const double w = weight[i];
+      hist[2 * b + t] += w;
+      psum[b] += w * p;
+      brier += w * d * d;
+      if (track_ll) ll -= w * std::log(q);
+    } else {
+      hist[2 * b + t] += 1;
+      psum[b] += p;
+      brier += d * d;
+      prod *= q;
+      if (++since == 16) {
+        const int64_t bits = f64_bits(prod);
+        expo += ((bits & kExpMask) >> 52) - 1023;
+        prod = bits_f64((bits & ~kExpMask) | kOneExp);
+        since = 0;
       }
     }
   }
   sums[0] += brier;
-  if (!weight && eps > 0.0) ll = -(std::log(prod) + static_cast<double>(expo) * std::log(2.0));
+  if (!kWeighted && track_ll)
+    ll = -(std::log(prod) + static_cast<double>(expo) * std::log(2.0));
   sums[1] += ll;
+}
+
+template <class T, class S, class H>
+void count_binary(const T* target, const S* scores, const double* weight, int64_t n,
+                  bool has_ignore, int64_t ignore_index, const Layout& L, bool logits, double eps,
+                  H* hist, double* psum, double* sums) {
+#define TM_CURVES_CASE(W, LG, K)                                                            \
+  if ((weight != nullptr) == W && logits == LG && L.kind == K)                              \
+    return count_binary_impl<W, LG, K>(target, scores, weight, n, has_ignore, ignore_index, \
+                                       L, eps, hist, psum, sums);
+  TM_CURVES_CASE(false, false, 0)
+  TM_CURVES_CASE(false, false, 1)
+  TM_CURVES_CASE(false, true, 0)
+  TM_CURVES_CASE(false, true, 1)
+  TM_CURVES_CASE(true, false, 0)
+  TM_CURVES_CASE(true, false, 1)
+  TM_CURVES_CASE(true, true, 0)
+  TM_CURVES_CASE(true, true, 1)
+#undef TM_CURVES_CASE
 }
 
 }  // namespace curves

@@ -72,11 +72,28 @@ def _layout_args(layout: BinLayout):
 
 
 _layout_arrays: dict = {}
+_native_fns: dict = {}
+
+
+def _native_fn(target, scores, weighted):
+    """The ctypes function for this dtype pair (cached: the per-call path does one dict get)."""
+    key = (target.dtype.char, scores.dtype.char, weighted)
+    fn = _native_fns.get(key)
+    if fn is None:
+        from .. import _native
+        from .._backends.native import _LABEL_CHARS, _SCORE_CHARS
+
+        try:
+            name = f"tm_curves_binary_{_LABEL_CHARS[key[0]]}_{_SCORE_CHARS[key[1]]}"
+        except KeyError:
+            raise TypeError(f"native backend: unsupported dtypes target {target.dtype}, "
+                            f"preds {scores.dtype}") from None
+        fn = _native_fns[key] = _native.function(name + ("_w" if weighted else ""))
+    return fn
 
 
 def _native_binary(target, scores, weight, ignore_index, layout, logits, eps, hist, psum, sums):
     from .. import _native
-    from .._backends.native import _LABEL_CHARS, _SCORE_CHARS
 
     n = target.shape[0]
     if n == 0:
@@ -84,21 +101,15 @@ def _native_binary(target, scores, weight, ignore_index, layout, logits, eps, hi
     lay = _layout_arrays.get(layout)
     if lay is None:
         lay = _layout_arrays[layout] = np.array(_layout_args(layout), dtype=np.int64)
-    try:
-        name = (f"tm_curves_binary_{_LABEL_CHARS[target.dtype.char]}_"
-                f"{_SCORE_CHARS[scores.dtype.char]}")
-    except KeyError:
-        raise TypeError(f"native backend: unsupported dtypes target {target.dtype}, "
-                        f"preds {scores.dtype}") from None
+    fn = _native_fn(target, scores, weight is not None)
     addr = _native.address
-    ii, has = _ign(ignore_index)
-    head = (addr(target), addr(scores))
-    if weight is not None:
-        head += (addr(weight),)
-        name += "_w"
-    fn = _native.function(name)
-    rc = fn(*head, n, int(has), ii, addr(lay), int(logits), eps, addr(hist), addr(psum),
-            addr(sums), hist.shape[0], 0)
+    has, ii = (0, 0) if ignore_index is None else (1, int(ignore_index))
+    if weight is None:
+        rc = fn(addr(target), addr(scores), n, has, ii, addr(lay), logits, eps, addr(hist),
+                addr(psum), addr(sums), hist.shape[0], 0)
+    else:
+        rc = fn(addr(target), addr(scores), addr(weight), n, has, ii, addr(lay), logits, eps,
+                addr(hist), addr(psum), addr(sums), hist.shape[0], 0)
     if rc:
         _native.raise_for(rc)
 

@@ -16,6 +16,7 @@ from ._layout import BinLayout, make_layout
 
 __all__: list[str] = []
 
+_EPS = {np.float32: float(np.finfo(np.float32).eps), np.float64: float(np.finfo(np.float64).eps)}
 _LABEL_DTYPES = (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8)
 
 
@@ -126,7 +127,7 @@ class CurveState:
 
     # ------------------------------------------------------------------ update
     def _eps(self, scores):
-        return float(np.finfo(np.float64 if self.logits else scores.dtype).eps)
+        return _EPS[np.float64 if self.logits else scores.dtype.type]
 
     def update(self, target, preds, sample_weight=None):
         """Count a batch: all of it, or (on a ValueError/TypeError) nothing."""
