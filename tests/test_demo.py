@@ -375,3 +375,32 @@ def test_monitor_set_drift_reference_rebaselines():
             plain.set_drift_reference(new)
     finally:
         plain.close()
+
+
+def test_cli_demo_ctrl_c_still_summarises_and_reports(tmp_path):
+    import signal
+
+    out = tmp_path / "demo-out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tallyml", "demo", "--duration", "120", "--no-browser", "--port",
+         "0", "--out", str(out), "--plain"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env())
+    seen = []
+    try:
+        for line in proc.stdout:  # wait until predictions are being served
+            seen.append(line)
+            if re.search(r"predictions=[1-9]", line):
+                break
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    text = "".join(seen) + rest
+    assert proc.returncode == 0, text
+    assert "interrupted at" in text and "tallyml demo summary" in text
+    with open(out / "report.json") as f:
+        report = _strict_json(f.read())
+    assert 0 < report["summary"]["duration"] < 120
+    assert f"predictions served   {report['summary']['predictions']}" in text
