@@ -404,3 +404,42 @@ def test_cli_demo_ctrl_c_still_summarises_and_reports(tmp_path):
         report = _strict_json(f.read())
     assert 0 < report["summary"]["duration"] < 120
     assert f"predictions served   {report['summary']['predictions']}" in text
+
+
+def test_cli_demo_live_view_on_a_terminal(tmp_path):
+    """On a terminal the command draws rich's live view (tables, progress bar) instead of lines."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    env = _env()
+    env.update(COLUMNS="160", LINES="60", TERM="xterm-256color")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tallyml", "demo", "--duration", "3", "--no-browser", "--port", "0",
+         "--out", str(tmp_path / "o")],
+        stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
+    os.close(slave)
+    chunks = []
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], 300)
+            if not ready:
+                break
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        rc = proc.wait(timeout=60)
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = b"".join(chunks).decode("utf-8", "replace")
+    assert rc == 0, text[-3000:]
+    for piece in ("quality", "drift", "serving", "alert rules", "━", "tallyml demo summary"):
+        assert piece in text
+    assert "phase=" not in text  # no plain lines on a terminal
