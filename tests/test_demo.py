@@ -443,3 +443,10 @@ def test_cli_demo_live_view_on_a_terminal(tmp_path):
     for piece in ("quality", "drift", "serving", "alert rules", "━", "tallyml demo summary"):
         assert piece in text
     assert "phase=" not in text  # no plain lines on a terminal
+
+
+def test_cli_demo_without_scikit_learn_says_what_to_install(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # import fails as if absent
+    assert main(["demo", "--no-browser", "--duration", "1", "--out", str(tmp_path / "o")]) == 2
+    assert "pip install scikit-learn" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -106,8 +106,12 @@ def run(args) -> int:
     live = console.is_terminal and not args.plain
     console.print(f"tallyml demo: training a logistic regression on scikit-learn's bundled "
                   f"breast-cancer data (seed {args.seed}) ...")
-    scenario = Scenario(duration=args.duration, rate=args.rate, seed=args.seed,
-                        concept_shift=args.concept_shift)
+    try:
+        scenario = Scenario(duration=args.duration, rate=args.rate, seed=args.seed,
+                            concept_shift=args.concept_shift)
+    except ImportError as e:  # no scikit-learn: say what to install, no traceback
+        print(f"tallyml demo: error: {e}", file=sys.stderr)
+        return 2
     server = None
     try:
         os.makedirs(args.out, exist_ok=True)

@@ -39,8 +39,8 @@ def load_dataset():
     try:
         from sklearn.datasets import load_breast_cancer
     except ImportError as e:  # scikit-learn is not a core dependency of tallyml
-        raise RuntimeError("tallyml demo trains on a dataset bundled with scikit-learn: "
-                           "pip install scikit-learn (or tallyml[demo])") from e
+        raise ImportError("tallyml demo trains on a dataset bundled with scikit-learn, which "
+                          "is not installed: pip install scikit-learn") from e
     data = load_breast_cancer()
     return (np.asarray(data.data, dtype=np.float64), np.asarray(data.target, dtype=np.int64),
             [str(f) for f in data.feature_names])
