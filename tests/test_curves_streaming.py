@@ -15,7 +15,14 @@ from tallyml.curves import exact as ex
 from tallyml.curves._layout import DEFAULT_LAYOUT, bin_index_numpy, make_layout
 
 BOUND = 1e-3  # documented |binned - exact| bound for AUROC and AP (docs/curves.md)
-BACKENDS = ["numpy", "numba"]
+
+def _native_ok():
+    from tallyml import _native
+
+    return _native.available()
+
+
+BACKENDS = ["numpy", "numba"] + (["native"] if _native_ok() else [])
 
 
 def sk(fn, *args, **kw):
@@ -52,7 +59,7 @@ def test_layout_edges_start_their_bins():
         np.testing.assert_array_equal(bin_index_numpy(below, lay), np.arange(e.size - 1))
 
 
-@pytest.mark.parametrize("backend", ["numba"])
+@pytest.mark.parametrize("backend", BACKENDS[1:])
 def test_kernel_bins_equal_reference_bins(backend):
     rng = np.random.default_rng(0)
     for lay_args in ((None, "dyadic"), (1000, "uniform"), (64, "dyadic")):
@@ -77,7 +84,7 @@ def test_kernel_bins_equal_reference_bins(backend):
 def test_binned_auroc_and_ap_within_documented_bound(dist):
     rng = np.random.default_rng(1)
     y, s = continuous(dist, rng)
-    c = BinaryCurves()
+    c = BinaryCurves(backend="numba")
     c.update(y, s)
     assert abs(c.roc_auc() - skm.roc_auc_score(y, s)) <= BOUND
     assert abs(c.average_precision() - skm.average_precision_score(y, s)) <= BOUND
@@ -409,3 +416,54 @@ def test_argument_checks():
         BinaryCurves(backend="gpu")
     with pytest.raises(ValueError, match="max_fpr"):
         BinaryCurves().roc_auc(max_fpr=0)
+
+
+# ---------------------------------------------------------------- random streams, threads
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(0, 400),
+    cuts=st.lists(st.integers(0, 400), max_size=5),
+    weighted=st.booleans(),
+    logits=st.booleans(),
+)
+def test_random_chunkings_and_backends_agree(seed, n, cuts, weighted, logits):
+    rng = np.random.default_rng(seed)
+    t = rng.integers(0, 2, n).astype(np.int8)
+    s = rng.normal(0, 5, n) if logits else rng.choice([0.0, 0.25, 0.5, 1.0, rng.random()], n)
+    w = rng.random(n) if weighted else None
+    bounds = [0] + sorted(c for c in cuts if c <= n) + [n]
+    objs = {b: BinaryCurves(logits=logits, backend=b) for b in BACKENDS}
+    for b, obj in objs.items():
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            obj.update(t[lo:hi], s[lo:hi], None if w is None else w[lo:hi])
+    one = BinaryCurves(logits=logits, backend="numpy")
+    one.update(t, s, w)
+    for obj in objs.values():
+        if weighted:
+            np.testing.assert_allclose(obj.hist, one.hist, rtol=1e-12)
+        else:
+            np.testing.assert_array_equal(obj.hist, one.hist)
+        np.testing.assert_allclose(obj.sums, one.sums, rtol=1e-9, atol=1e-12)
+
+
+def test_concurrent_updates_lose_nothing():
+    import threading
+
+    rng = np.random.default_rng(13)
+    batches = [(rng.integers(0, 2, 2000), rng.random(2000)) for _ in range(16)]
+    shared = BinaryCurves()
+    threads = [threading.Thread(target=lambda b=b: shared.update(*b)) for b in batches]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    serial = BinaryCurves()
+    for b in batches:
+        serial.update(*b)
+    np.testing.assert_array_equal(shared.hist, serial.hist)

@@ -291,3 +291,133 @@ TM_DEF_DRIFT_HIST(f64, double)
 
 }  // extern "C"
 // ==== end drift histograms ========================================================================
+
+// ---- BEGIN curves block (streaming ROC / PR / calibration histograms, curves.hpp) -----------
+#include <vector>
+
+#include "curves.hpp"
+#include "threads.hpp"
+
+namespace {
+
+// The layout must be one of the two known kinds and give exactly nbins bins.
+bool curves_layout_ok(const int64_t* layout, int64_t nbins, tallyml::curves::Layout* out) {
+  if (!need(layout, "layout")) return false;
+  *out = {layout[0], layout[1], layout[2], layout[3], layout[4]};
+  int64_t want = -1;
+  if (out->kind == 0 && out->a >= 0 && out->a <= 20 && out->shift == 52 - out->a && out->half > 0)
+    want = 2 * out->half + 1;
+  else if (out->kind == 1 && out->a >= 1)
+    want = out->a + 1;
+  if (want < 0 || want != nbins) {
+    set_error("layout (kind %lld, a %lld) does not describe %lld bins",
+              static_cast<long long>(out->kind), static_cast<long long>(out->a),
+              static_cast<long long>(nbins));
+    return false;
+  }
+  return true;
+}
+
+template <class T, class F, class H>
+int32_t curves_binary(const T* target, const F* scores, const double* weight, int64_t n,
+                      int32_t has_ignore, int64_t ignore_index, const int64_t* layout,
+                      int32_t logits, double eps, H* hist, double* psum, double* sums,
+                      int64_t nbins, int32_t num_threads) {
+  namespace cv = tallyml::curves;
+  if (!common_args(target, scores, weight, weight != nullptr, n, hist, num_threads) ||
+      !need(psum, "psum") || !need(sums, "sums"))
+    return TM_ERR_ARGUMENT;
+  cv::Layout L;
+  if (!curves_layout_ok(layout, nbins, &L)) return TM_ERR_ARGUMENT;
+  // Several threads for large batches: each validates its chunk, then thread 0 counts into the
+  // state and the others into private partial histograms that are added at the end.
+  const int nt = resolve_threads(num_threads, n, 1);
+  std::vector<int64_t> bad(nt, -1);
+  std::vector<int32_t> kinds(nt, cv::kOk);
+  parallel_run(nt, [&](int i) {
+    int64_t b, e;
+    chunk_bounds(n, nt, i, &b, &e);
+    const int64_t r = cv::first_bad_binary(target + b, scores + b, weight ? weight + b : nullptr,
+                                           e - b, has_ignore != 0, ignore_index, logits != 0,
+                                           &kinds[i]);
+    if (r >= 0) bad[i] = r + b;
+  });
+  int64_t row = -1;
+  int32_t kind = cv::kOk;
+  for (int i = 0; i < nt; ++i)
+    if (bad[i] >= 0) {
+      row = bad[i];
+      kind = kinds[i];
+      break;
+    }
+  if (row >= 0) {
+    if (kind == cv::kBadTarget) {
+      report_label("target", row, -1, static_cast<int64_t>(target[row]), 2);
+    } else if (kind == cv::kBadScore) {
+      report_score("preds", row, -1, static_cast<double>(scores[row]));
+    } else if (kind == cv::kScoreRange) {
+      char v[40];
+      py_float_repr(static_cast<double>(scores[row]), v, sizeof v);
+      set_error("preds[%lld] = %s is outside [0, 1] (pass logits=True for unbounded scores)",
+                static_cast<long long>(row), v);
+    } else {
+      report_weight(row, weight[row]);
+    }
+    return TM_ERR_VALUE;
+  }
+  if (nt == 1) {
+    cv::count_binary(target, scores, weight, n, has_ignore != 0, ignore_index, L, logits != 0,
+                     eps, hist, psum, sums);
+    return TM_OK;
+  }
+  std::vector<std::vector<H>> part_hist(nt - 1, std::vector<H>(2 * nbins, H(0)));
+  std::vector<std::vector<double>> part_psum(nt - 1, std::vector<double>(nbins, 0.0));
+  std::vector<std::vector<double>> part_sums(nt - 1, std::vector<double>(2, 0.0));
+  parallel_run(nt, [&](int i) {
+    int64_t b, e;
+    chunk_bounds(n, nt, i, &b, &e);
+    H* h = i == 0 ? hist : part_hist[i - 1].data();
+    double* ps = i == 0 ? psum : part_psum[i - 1].data();
+    double* sm = i == 0 ? sums : part_sums[i - 1].data();
+    cv::count_binary(target + b, scores + b, weight ? weight + b : nullptr, e - b,
+                     has_ignore != 0, ignore_index, L, logits != 0, eps, h, ps, sm);
+  });
+  for (int i = 0; i < nt - 1; ++i) {
+    for (int64_t j = 0; j < 2 * nbins; ++j) hist[j] += part_hist[i][j];
+    for (int64_t j = 0; j < nbins; ++j) psum[j] += part_psum[i][j];
+    sums[0] += part_sums[i][0];
+    sums[1] += part_sums[i][1];
+  }
+  return TM_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+#define TM_DEF_CURVES_BINARY(tn, T, sn, F)                                                    \
+  TM_API int32_t tm_curves_binary_##tn##_##sn(                                                \
+      const T* target, const F* scores, int64_t n, int32_t has_ignore, int64_t ignore_index,  \
+      const int64_t* layout, int32_t logits, double eps, int64_t* hist, double* psum,         \
+      double* sums, int64_t nbins, int32_t num_threads) {                                     \
+    return guarded([&] {                                                                      \
+      return curves_binary<T, F, int64_t>(target, scores, nullptr, n, has_ignore,             \
+                                          ignore_index, layout, logits, eps, hist, psum,      \
+                                          sums, nbins, num_threads);                          \
+    });                                                                                       \
+  }                                                                                           \
+  TM_API int32_t tm_curves_binary_##tn##_##sn##_w(                                            \
+      const T* target, const F* scores, const double* weight, int64_t n, int32_t has_ignore,  \
+      int64_t ignore_index, const int64_t* layout, int32_t logits, double eps, double* hist,  \
+      double* psum, double* sums, int64_t nbins, int32_t num_threads) {                       \
+    return guarded([&] {                                                                      \
+      if (!need(weight, "sample_weight")) return int32_t(TM_ERR_ARGUMENT);                    \
+      return curves_binary<T, F, double>(target, scores, weight, n, has_ignore, ignore_index, \
+                                         layout, logits, eps, hist, psum, sums, nbins,        \
+                                         num_threads);                                        \
+    });                                                                                       \
+  }
+TM_LABEL_SCORE_PAIRS(TM_DEF_CURVES_BINARY)
+
+}  // extern "C"
+// ---- END curves block -----------------------------------------------------------------------

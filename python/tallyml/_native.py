@@ -65,6 +65,10 @@ _FAMILIES = {
     "multilabel_labels": (LABEL_TYPES, (_P, _P, _I64, _I64, _P, _P, _I64, _I32)),
     # target, scores, n, num_labels, threshold, state, samples, samples_len, num_threads
     "multilabel_scores": (SCORE_TYPES, (_P, _P, _I64, _I64, _F64, _P, _P, _I64, _I32)),
+    # ---- curves block: target, scores, n, has_ignore, ignore_index, layout, logits, eps,
+    #      hist, psum, sums, nbins, num_threads
+    "curves_binary": (SCORE_TYPES, (_P, _P, _I64, _I32, _I64, _P, _I32, _F64, _P, _P, _P, _I64,
+                                    _I32)),
 }
 
 _SCALARS = {

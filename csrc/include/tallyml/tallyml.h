@@ -217,6 +217,37 @@ TM_DECL_DRIFT_HIST(f32, float)
 TM_DECL_DRIFT_HIST(f64, double)
 /* ==== end drift histograms ===================================================================== */
 
+/* ---- curves (streaming ROC / PR / calibration histograms) --- BEGIN curves block ----------- */
+/**
+ * tm_curves_binary_<T>_<F>[_w]: per-bin positive/negative score histogram of a binary batch.
+ * The whole batch is validated first (labels in {0, 1}, finite scores, scores in [0, 1] unless
+ * logits, weights); on a bad value nothing is written and TM_ERR_VALUE is returned.
+ * @param target   in, n labels in {0, 1}
+ * @param scores   in, n float32/float64 probabilities (or logits when logits != 0)
+ * @param weight   in, n float64 weights (``_w`` variants only)
+ * @param layout   in, 5 int64: kind (0 dyadic, 1 uniform), a, shift, base, half
+ *                 (python/tallyml/curves/_layout.py)
+ * @param eps      log-loss clipping; <= 0 skips the log-loss sum
+ * @param hist     in/out, nbins x 2 row-major [bin][label], int64 (or float64 for ``_w``)
+ * @param psum     in/out, nbins float64: += weight * probability
+ * @param sums     in/out, 2 float64: += (weight * (t - p)^2, weight * log loss)
+ * @param nbins    rows of hist; must equal the layout's bin count
+ * num_threads: 0 auto, 1 single, n at most n (large batches: per-thread partial histograms;
+ *   counts never depend on it, float sums up to rounding).
+ * Thread safety: reentrant; one writer per state.
+ */
+#define TM_DECL_CURVES_BINARY(tn, T, sn, F)                                                    \
+  TM_API int32_t tm_curves_binary_##tn##_##sn(                                                 \
+      const T* target, const F* scores, int64_t n, int32_t has_ignore, int64_t ignore_index,   \
+      const int64_t* layout, int32_t logits, double eps, int64_t* hist, double* psum,          \
+      double* sums, int64_t nbins, int32_t num_threads);                                       \
+  TM_API int32_t tm_curves_binary_##tn##_##sn##_w(                                             \
+      const T* target, const F* scores, const double* weight, int64_t n, int32_t has_ignore,   \
+      int64_t ignore_index, const int64_t* layout, int32_t logits, double eps, double* hist,   \
+      double* psum, double* sums, int64_t nbins, int32_t num_threads);
+TM_LABEL_SCORE_PAIRS(TM_DECL_CURVES_BINARY)
+/* ---- END curves block ----------------------------------------------------------------------- */
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,7 @@ _BAD_TARGET, _BAD_SCORE, _SCORE_RANGE, _BAD_WEIGHT = 1, 2, 3, 4
 
 
 def kernels(backend: str):
+    """numba serves "native" for everything the C++ core does not cover yet."""
     if backend == "numpy":
         from . import _kernels_numpy as k
     else:
@@ -42,6 +43,8 @@ def _ign(ignore_index):
 
 
 def check_binary(backend, target, scores, weight, ignore_index, logits):
+    if backend == "native":
+        return  # the C++ entry point validates the batch before counting
     ii, has = _ign(ignore_index)
     row, kind = kernels(backend).first_bad_1d(target, scores, weight, ii, has, logits)
     if row >= 0:
@@ -49,6 +52,7 @@ def check_binary(backend, target, scores, weight, ignore_index, logits):
 
 
 def check_multiclass(backend, target, scores, weight, ignore_index, logits):
+    backend = "numba" if backend == "native" else backend
     ii, has = _ign(ignore_index)
     row, col, kind = kernels(backend).first_bad_multiclass(target, scores, weight, ii, has,
                                                            logits)
@@ -57,6 +61,7 @@ def check_multiclass(backend, target, scores, weight, ignore_index, logits):
 
 
 def check_multilabel(backend, target, scores, weight, logits):
+    backend = "numba" if backend == "native" else backend
     row, col, kind = kernels(backend).first_bad_multilabel(target, scores, weight, logits)
     if row >= 0:
         raise ValueError(_message(kind, row, col, target, scores, weight, 2))
@@ -66,8 +71,54 @@ def _layout_args(layout: BinLayout):
     return layout.kind, layout.a, layout.shift, layout.base, layout.half
 
 
+_layout_arrays: dict = {}
+_native_fns: dict = {}
+
+
+def _native_fn(target, scores, weighted):
+    """The ctypes function for this dtype pair (cached: the per-call path does one dict get)."""
+    key = (target.dtype.char, scores.dtype.char, weighted)
+    fn = _native_fns.get(key)
+    if fn is None:
+        from .. import _native
+        from .._backends.native import _LABEL_CHARS, _SCORE_CHARS
+
+        try:
+            name = f"tm_curves_binary_{_LABEL_CHARS[key[0]]}_{_SCORE_CHARS[key[1]]}"
+        except KeyError:
+            raise TypeError(f"native backend: unsupported dtypes target {target.dtype}, "
+                            f"preds {scores.dtype}") from None
+        fn = _native_fns[key] = _native.function(name + ("_w" if weighted else ""))
+    return fn
+
+
+def _native_binary(target, scores, weight, ignore_index, layout, logits, eps, hist, psum, sums):
+    from .. import _native
+
+    n = target.shape[0]
+    if n == 0:
+        return
+    lay = _layout_arrays.get(layout)
+    if lay is None:
+        lay = _layout_arrays[layout] = np.array(_layout_args(layout), dtype=np.int64)
+    fn = _native_fn(target, scores, weight is not None)
+    addr = _native.address
+    has, ii = (0, 0) if ignore_index is None else (1, int(ignore_index))
+    if weight is None:
+        rc = fn(addr(target), addr(scores), n, has, ii, addr(lay), logits, eps, addr(hist),
+                addr(psum), addr(sums), hist.shape[0], 0)
+    else:
+        rc = fn(addr(target), addr(scores), addr(weight), n, has, ii, addr(lay), logits, eps,
+                addr(hist), addr(psum), addr(sums), hist.shape[0], 0)
+    if rc:
+        _native.raise_for(rc)
+
+
 def count_binary(backend, target, scores, weight, ignore_index, layout, logits, eps, hist,
                  psum, sums):
+    if backend == "native":
+        return _native_binary(target, scores, weight, ignore_index, layout, logits, eps, hist,
+                              psum, sums)
     ii, has = _ign(ignore_index)
     if backend == "numpy":
         kernels("numpy").count_binary(target, scores, weight, ii, has, layout, logits, eps,

@@ -398,18 +398,25 @@ def average_precision_from_counts(fps, tps):
 @njit(nogil=True, cache=True)
 def split_by_class(y_pos, scores):
     """One pass: positives' scores to the front of a new buffer, negatives' to the back.
-    Returns (buffer, number of positives)."""
+    Returns (buffer, number of positives).
+
+    Branch-free (labels are coin flips to the branch predictor): every score is written at both
+    ends and only the matching end advances; a stale copy always sits in a slot that a later
+    genuine write (or the same value) overwrites, since the final write of every slot is the
+    sample that owns it."""
     n = scores.shape[0]
     buf = np.empty(n, scores.dtype)
     lo = 0
     hi = n
     for i in range(n):
-        if y_pos[i]:
-            buf[lo] = scores[i]
-            lo += 1
-        else:
-            hi -= 1
-            buf[hi] = scores[i]
+        x = scores[i]
+        t = 1 if y_pos[i] else 0
+        if hi > 0:
+            buf[hi - 1] = x
+        if lo < n:
+            buf[lo] = x
+        lo += t
+        hi -= 1 - t
     return buf, lo
 
 

@@ -16,6 +16,7 @@ from ._layout import BinLayout, make_layout
 
 __all__: list[str] = []
 
+_EPS = {np.float32: float(np.finfo(np.float32).eps), np.float64: float(np.finfo(np.float64).eps)}
 _LABEL_DTYPES = (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8)
 
 
@@ -49,14 +50,15 @@ def as_weight(x, n):
 
 
 def resolve_backend(backend):
-    try:
-        name = _backends.resolve(backend)
-    except ImportError:  # no native bridge in this build: "auto" means numba
-        name = "numba"
-    if name == "numpy":
-        return "numpy"
-    # the C++ and CUDA curve kernels are not bound yet: numba serves both (docs/curves.md)
-    return "numba"
+    """"auto" -> native when the C++ core loads, else numba. The C++ core counts binary curves;
+    multiclass/multilabel curves and "cuda" run on numba for now (docs/curves.md)."""
+    name = _backends.resolve(backend)
+    if name == "native":
+        from .. import _native
+
+        _native.library()  # an explicit backend="native" fails loudly when the core is missing
+        return "native"
+    return "numpy" if name == "numpy" else "numba"
 
 
 class CurveState:
@@ -125,7 +127,7 @@ class CurveState:
 
     # ------------------------------------------------------------------ update
     def _eps(self, scores):
-        return float(np.finfo(np.float64 if self.logits else scores.dtype).eps)
+        return _EPS[np.float64 if self.logits else scores.dtype.type]
 
     def update(self, target, preds, sample_weight=None):
         """Count a batch: all of it, or (on a ValueError/TypeError) nothing."""
@@ -134,9 +136,14 @@ class CurveState:
             # value checks always run: a NaN or out-of-range score has no bin, and skipping the
             # check would let a kernel write outside the histogram
             self._check(t, s, w)
-            if w is not None and self.hist.dtype != np.float64:
-                self.hist = self.hist.astype(np.float64)
-            self._count(t, s, w)
+            old = self.hist
+            if w is not None and old.dtype != np.float64:
+                self.hist = old.astype(np.float64)  # first weighted batch: float64 counts
+            try:
+                self._count(t, s, w)
+            except BaseException:
+                self.hist = old  # the native core validates inside _count and writes nothing
+                raise
         return self
 
     # ------------------------------------------------------------------ merge
