@@ -69,3 +69,31 @@ def test_abi_rejects_bad_arguments():
             a(psum), a(sums), DEFAULT_LAYOUT.num_bins, 0)
     assert rc == _native.ERR_ARGUMENT
     assert not hist.any() and not psum.any() and not sums.any()
+
+
+def test_threads_give_the_same_counts():
+    rng = np.random.default_rng(5)
+    n = 1_000_000
+    t = rng.integers(0, 2, n).astype(np.int8)
+    s = rng.random(n).astype(np.float32)
+    lay = np.array(_layout_args(DEFAULT_LAYOUT), np.int64)
+    nb = DEFAULT_LAYOUT.num_bins
+    fn = _native.function("tm_curves_binary_i8_f32")
+    a = _native.address
+    out = []
+    for threads in (1, 2, 4):
+        hist, psum, sums = np.zeros((nb, 2), np.int64), np.zeros(nb), np.zeros(2)
+        rc = fn(a(t), a(s), n, 0, 0, a(lay), 0, 1e-7, a(hist), a(psum), a(sums), nb, threads)
+        assert rc == 0
+        out.append((hist, psum, sums))
+    for hist, psum, sums in out[1:]:
+        np.testing.assert_array_equal(hist, out[0][0])
+        np.testing.assert_allclose(psum, out[0][1], rtol=1e-12)
+        np.testing.assert_allclose(sums, out[0][2], rtol=1e-12)
+    # a bad value in a later chunk is still the first bad row reported, and nothing is counted
+    s[700_000] = np.nan
+    s[900_000] = 2.0
+    hist = np.zeros((nb, 2), np.int64)
+    rc = fn(a(t), a(s), n, 0, 0, a(lay), 0, 1e-7, a(hist), a(psum), a(sums), nb, 4)
+    assert rc == _native.ERR_VALUE and _native.last_error() == "preds[700000] = nan is not finite"
+    assert not hist.any()

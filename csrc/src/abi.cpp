@@ -293,7 +293,10 @@ TM_DEF_DRIFT_HIST(f64, double)
 // ==== end drift histograms ========================================================================
 
 // ---- BEGIN curves block (streaming ROC / PR / calibration histograms, curves.hpp) -----------
+#include <vector>
+
 #include "curves.hpp"
+#include "threads.hpp"
 
 namespace {
 
@@ -326,9 +329,27 @@ int32_t curves_binary(const T* target, const F* scores, const double* weight, in
     return TM_ERR_ARGUMENT;
   cv::Layout L;
   if (!curves_layout_ok(layout, nbins, &L)) return TM_ERR_ARGUMENT;
+  // Several threads for large batches: each validates its chunk, then thread 0 counts into the
+  // state and the others into private partial histograms that are added at the end.
+  const int nt = resolve_threads(num_threads, n, 1);
+  std::vector<int64_t> bad(nt, -1);
+  std::vector<int32_t> kinds(nt, cv::kOk);
+  parallel_run(nt, [&](int i) {
+    int64_t b, e;
+    chunk_bounds(n, nt, i, &b, &e);
+    const int64_t r = cv::first_bad_binary(target + b, scores + b, weight ? weight + b : nullptr,
+                                           e - b, has_ignore != 0, ignore_index, logits != 0,
+                                           &kinds[i]);
+    if (r >= 0) bad[i] = r + b;
+  });
+  int64_t row = -1;
   int32_t kind = cv::kOk;
-  const int64_t row = cv::first_bad_binary(target, scores, weight, n, has_ignore != 0,
-                                           ignore_index, logits != 0, &kind);
+  for (int i = 0; i < nt; ++i)
+    if (bad[i] >= 0) {
+      row = bad[i];
+      kind = kinds[i];
+      break;
+    }
   if (row >= 0) {
     if (kind == cv::kBadTarget) {
       report_label("target", row, -1, static_cast<int64_t>(target[row]), 2);
@@ -344,8 +365,29 @@ int32_t curves_binary(const T* target, const F* scores, const double* weight, in
     }
     return TM_ERR_VALUE;
   }
-  cv::count_binary(target, scores, weight, n, has_ignore != 0, ignore_index, L, logits != 0,
-                   eps, hist, psum, sums);
+  if (nt == 1) {
+    cv::count_binary(target, scores, weight, n, has_ignore != 0, ignore_index, L, logits != 0,
+                     eps, hist, psum, sums);
+    return TM_OK;
+  }
+  std::vector<std::vector<H>> part_hist(nt - 1, std::vector<H>(2 * nbins, H(0)));
+  std::vector<std::vector<double>> part_psum(nt - 1, std::vector<double>(nbins, 0.0));
+  std::vector<std::vector<double>> part_sums(nt - 1, std::vector<double>(2, 0.0));
+  parallel_run(nt, [&](int i) {
+    int64_t b, e;
+    chunk_bounds(n, nt, i, &b, &e);
+    H* h = i == 0 ? hist : part_hist[i - 1].data();
+    double* ps = i == 0 ? psum : part_psum[i - 1].data();
+    double* sm = i == 0 ? sums : part_sums[i - 1].data();
+    cv::count_binary(target + b, scores + b, weight ? weight + b : nullptr, e - b,
+                     has_ignore != 0, ignore_index, L, logits != 0, eps, h, ps, sm);
+  });
+  for (int i = 0; i < nt - 1; ++i) {
+    for (int64_t j = 0; j < 2 * nbins; ++j) hist[j] += part_hist[i][j];
+    for (int64_t j = 0; j < nbins; ++j) psum[j] += part_psum[i][j];
+    sums[0] += part_sums[i][0];
+    sums[1] += part_sums[i][1];
+  }
   return TM_OK;
 }
 

@@ -12,6 +12,9 @@ _LAZY = {
     "BinaryMetrics": "tallyml.metrics",
     "MulticlassMetrics": "tallyml.metrics",
     "MultilabelMetrics": "tallyml.metrics",
+    "BinaryCurves": "tallyml.curves",
+    "MulticlassCurves": "tallyml.curves",
+    "MultilabelCurves": "tallyml.curves",
     # resources and latency
     "ResourceMonitor": "tallyml.monitoring",
     "LatencyTracker": "tallyml.monitoring",

@@ -232,7 +232,9 @@ TM_DECL_DRIFT_HIST(f64, double)
  * @param psum     in/out, nbins float64: += weight * probability
  * @param sums     in/out, 2 float64: += (weight * (t - p)^2, weight * log loss)
  * @param nbins    rows of hist; must equal the layout's bin count
- * Thread safety: reentrant; one writer per state. num_threads is accepted (single thread now).
+ * num_threads: 0 auto, 1 single, n at most n (large batches: per-thread partial histograms;
+ *   counts never depend on it, float sums up to rounding).
+ * Thread safety: reentrant; one writer per state.
  */
 #define TM_DECL_CURVES_BINARY(tn, T, sn, F)                                                    \
   TM_API int32_t tm_curves_binary_##tn##_##sn(                                                 \
