@@ -240,3 +240,26 @@ def test_backends_agree_on_large_batch():
         got = _run_mc(_kernels.load(name), p, nb=16)
         for g, w in zip(got, ref):
             np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-8)
+
+
+@pytest.mark.skipif("native" not in BACKENDS, reason="native library not built")
+def test_native_baseline_and_avx2_paths_agree():
+    from tallyml import _native
+
+    level = _native.function("tm_simd_level")()
+    kern = _kernels.load("native")
+    rng = np.random.default_rng(12)
+    s = rng.random(50001).astype(np.float32)
+    p = rng.dirichlet(np.ones(5), 20000)
+    try:
+        results = []
+        for lvl in sorted({0, level}):
+            assert _native.function("tm_set_simd_level")(lvl) == 0
+            results.append((_run_binary(kern, s), _run_mc(kern, p, nb=8)))
+    finally:
+        _native.function("tm_set_simd_level")(level)
+    want = (_run_binary(_kernels_numpy, s), _run_mc(_kernels_numpy, p, nb=8))
+    for got in results:
+        for g_task, w_task in zip(got, want):
+            for g, w in zip(g_task, w_task):
+                np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-8)

@@ -18,6 +18,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "common.hpp"
@@ -27,7 +29,6 @@ namespace expected {
 
 enum : int64_t { kOk = 0, kNotFinite = 1, kOutside = 2, kRowSum = 3 };
 constexpr int64_t kRows = 4096;  // rows per block
-constexpr int kLanes = 8;
 
 struct Err {
   int64_t code = kOk, row = 0, col = -1;
@@ -85,53 +86,74 @@ Err check_2d(const F* s, int64_t lo, int64_t hi, int64_t k, bool logits, double 
 // acc: tn fp fn tp v0 v1 (state[0,0], state[0,1], state[1,0], state[1,1], var[0], var[1])
 
 // Plain probabilities, no calibration, no histogram: a branch-free pass that also range-checks.
-template <class F>
+// GCC vector extensions keep six 4-lane accumulators in registers (one AVX register each in the
+// AVX2 clone, two SSE2 registers in the baseline); plain scalar sums would not vectorise without
+// reassociation flags.
+typedef double v4d __attribute__((vector_size(32)));
+typedef int64_t v4i __attribute__((vector_size(32)));
+typedef double v2d __attribute__((vector_size(16)));
+typedef int64_t v2i __attribute__((vector_size(16)));
+
+template <class F, class VD, class VI, int W>
 TM_HOT bool binary_plain_body(const F* s, int64_t lo, int64_t hi, double cut, double* acc) {
-  double a[6][kLanes] = {};
-  bool ok = true;
+  VD one, zero, cutv;
+  for (int j = 0; j < W; ++j) one[j] = 1.0, zero[j] = 0.0, cutv[j] = cut;
+  VD a[6] = {zero, zero, zero, zero, zero, zero};
+  VI bad = (VI)zero;
   int64_t i = lo;
-  for (; i + kLanes <= hi; i += kLanes) {
-    for (int j = 0; j < kLanes; ++j) {
-      const double p = static_cast<double>(s[i + j]);
-      ok &= (p >= 0.0) & (p <= 1.0);
-      const double y = p >= cut ? 1.0 : 0.0;
-      const double q = 1.0 - p;
-      const double v = p * q;
-      a[0][j] += q - q * y;
-      a[1][j] += q * y;
-      a[2][j] += p - p * y;
-      a[3][j] += p * y;
-      a[4][j] += v - v * y;
-      a[5][j] += v * y;
+  for (; i + W <= hi; i += W) {
+    VD p;
+    if constexpr (std::is_same_v<F, double>) {
+      std::memcpy(&p, s + i, sizeof(p));
+    } else {
+      typedef float VF __attribute__((vector_size(W * 4)));
+      VF f;
+      std::memcpy(&f, s + i, sizeof(f));
+      p = __builtin_convertvector(f, VD);
     }
+    bad |= ~((p >= zero) & (p <= one));  // NaN fails both
+    const VD y = (VD)((p >= cutv) & (VI)one);
+    const VD q = one - p;
+    const VD v = p * q;
+    const VD qy = q * y, py = p * y, vy = v * y;
+    a[0] += q - qy;
+    a[1] += qy;
+    a[2] += p - py;
+    a[3] += py;
+    a[4] += v - vy;
+    a[5] += vy;
+  }
+  int64_t any_bad = 0;
+  for (int j = 0; j < W; ++j) any_bad |= bad[j];
+  bool ok = any_bad == 0;
+  double t[6];
+  for (int r = 0; r < 6; ++r) {
+    t[r] = 0.0;
+    for (int j = 0; j < W; ++j) t[r] += a[r][j];
   }
   for (; i < hi; ++i) {
     const double p = static_cast<double>(s[i]);
     ok &= (p >= 0.0) & (p <= 1.0);
     const double y = p >= cut ? 1.0 : 0.0;
     const double q = 1.0 - p, v = p * q;
-    a[0][0] += q - q * y;
-    a[1][0] += q * y;
-    a[2][0] += p - p * y;
-    a[3][0] += p * y;
-    a[4][0] += v - v * y;
-    a[5][0] += v * y;
+    t[0] += q - q * y;
+    t[1] += q * y;
+    t[2] += p - p * y;
+    t[3] += p * y;
+    t[4] += v - v * y;
+    t[5] += v * y;
   }
-  for (int r = 0; r < 6; ++r) {
-    double t = 0.0;
-    for (int j = 0; j < kLanes; ++j) t += a[r][j];
-    acc[r] += t;
-  }
+  for (int r = 0; r < 6; ++r) acc[r] += t[r];
   return ok;
 }
 
 template <class F>
 bool binary_plain_base(const F* s, int64_t lo, int64_t hi, double cut, double* acc) {
-  return binary_plain_body(s, lo, hi, cut, acc);
+  return binary_plain_body<F, v2d, v2i, 2>(s, lo, hi, cut, acc);
 }
 template <class F>
 TM_AVX2 bool binary_plain_avx2(const F* s, int64_t lo, int64_t hi, double cut, double* acc) {
-  return binary_plain_body(s, lo, hi, cut, acc);
+  return binary_plain_body<F, v4d, v4i, 4>(s, lo, hi, cut, acc);
 }
 
 template <class F>
@@ -200,7 +222,10 @@ Err binary(const F* s, int64_t n, double cut, bool logits, const double* table, 
 // ---- multiclass -----------------------------------------------------------------------------------
 // state (K, K) [true, pred]; moments (2, K, K); hist (K, 3, nb); table (K, tlen).
 
-template <class F>
+// T (transposed): the (K, K) arrays are written as [pred][class], so that one row's K additions
+// are contiguous (the partials use it and are transposed once at the end); otherwise in the
+// state's own [class][pred] layout.
+template <bool T, class F>
 TM_HOT void multiclass_body(const F* s, int64_t lo, int64_t hi, int64_t k, bool logits,
                             const double* table, int64_t tlen, int32_t mode, double* state,
                             double* moments, double* hist, int64_t nb, double* p,
@@ -240,12 +265,23 @@ TM_HOT void multiclass_body(const F* s, int64_t lo, int64_t hi, int64_t k, bool 
         for (int64_t c = 0; c < k; ++c) p[c] = cal[c] / tot;
     }
     const double pj = p[j];
-    // column j of the (K, K) arrays: stride k
-    for (int64_t c = 0; c < k; ++c) {
-      const double pc = p[c];
-      state[c * k + j] += pc;
-      q2[c * k + j] += pc * pc;
-      x2[c * k + j] += pc * pj;
+    if constexpr (T) {
+      double* st = state + j * k;
+      double* qq = q2 + j * k;
+      double* xx = x2 + j * k;
+      for (int64_t c = 0; c < k; ++c) {
+        const double pc = p[c];
+        st[c] += pc;
+        qq[c] += pc * pc;
+        xx[c] += pc * pj;
+      }
+    } else {
+      for (int64_t c = 0; c < k; ++c) {
+        const double pc = p[c];
+        state[c * k + j] += pc;
+        q2[c * k + j] += pc * pc;
+        x2[c * k + j] += pc * pj;
+      }
     }
     if (nb)
       for (int64_t c = 0; c < k; ++c) {
@@ -258,18 +294,18 @@ TM_HOT void multiclass_body(const F* s, int64_t lo, int64_t hi, int64_t k, bool 
   }
 }
 
-template <class F>
+template <bool T, class F>
 void multiclass_base(const F* s, int64_t lo, int64_t hi, int64_t k, bool logits,
                      const double* table, int64_t tlen, int32_t mode, double* state,
                      double* moments, double* hist, int64_t nb, double* p, int64_t* bins) {
-  multiclass_body(s, lo, hi, k, logits, table, tlen, mode, state, moments, hist, nb, p, bins);
+  multiclass_body<T>(s, lo, hi, k, logits, table, tlen, mode, state, moments, hist, nb, p, bins);
 }
-template <class F>
+template <bool T, class F>
 TM_AVX2 void multiclass_avx2(const F* s, int64_t lo, int64_t hi, int64_t k, bool logits,
                              const double* table, int64_t tlen, int32_t mode, double* state,
                              double* moments, double* hist, int64_t nb, double* p,
                              int64_t* bins) {
-  multiclass_body(s, lo, hi, k, logits, table, tlen, mode, state, moments, hist, nb, p, bins);
+  multiclass_body<T>(s, lo, hi, k, logits, table, tlen, mode, state, moments, hist, nb, p, bins);
 }
 
 template <class F>
@@ -281,18 +317,15 @@ Err multiclass(const F* s, int64_t n, int64_t k, bool logits, double sum_tol,
   const bool avx2 = use_avx2();
   std::vector<double> p(static_cast<size_t>(2 * k));
   std::vector<int64_t> bins(static_cast<size_t>(k));
-  auto run = [&](int64_t lo, int64_t hi, double* st, double* mo, double* hi_) {
-    if (avx2)
-      multiclass_avx2(s, lo, hi, k, logits, table, tlen, mode, st, mo, hi_, nb, p.data(),
-                      bins.data());
-    else
-      multiclass_base(s, lo, hi, k, logits, table, tlen, mode, st, mo, hi_, nb, p.data(),
-                      bins.data());
-  };
   if (in_place) {
     Err e = check_2d(s, 0, n, k, logits, sum_tol, true);
     if (e.code) return e;
-    run(0, n, state, moments, hist);
+    if (avx2)
+      multiclass_avx2<false>(s, 0, n, k, logits, table, tlen, mode, state, moments, hist, nb,
+                             p.data(), bins.data());
+    else
+      multiclass_base<false>(s, 0, n, k, logits, table, tlen, mode, state, moments, hist, nb,
+                             p.data(), bins.data());
     return {};
   }
   std::vector<double> part(static_cast<size_t>(sizes), 0.0);
@@ -303,10 +336,20 @@ Err multiclass(const F* s, int64_t n, int64_t k, bool logits, double sum_tol,
     const int64_t hi = std::min(lo + kRows, n);
     Err e = check_2d(s, lo, hi, k, logits, sum_tol, true);
     if (e.code) return e;
-    run(lo, hi, st, mo, hs);
+    if (avx2)
+      multiclass_avx2<true>(s, lo, hi, k, logits, table, tlen, mode, st, mo, hs, nb, p.data(),
+                            bins.data());
+    else
+      multiclass_base<true>(s, lo, hi, k, logits, table, tlen, mode, st, mo, hs, nb, p.data(),
+                            bins.data());
   }
-  for (int64_t i = 0; i < k * k; ++i) state[i] += st[i];
-  for (int64_t i = 0; i < 2 * k * k; ++i) moments[i] += mo[i];
+  // partials are [pred][class]: transpose into [class][pred]
+  for (int64_t a = 0; a < 3; ++a) {
+    double* out = a == 0 ? state : moments + (a - 1) * k * k;
+    const double* in = st + a * k * k;
+    for (int64_t c = 0; c < k; ++c)
+      for (int64_t j = 0; j < k; ++j) out[c * k + j] += in[j * k + c];
+  }
   for (int64_t i = 0; i < 3 * k * nb; ++i) hist[i] += hs[i];
   return {};
 }
