@@ -218,6 +218,97 @@ TM_LABEL_LABEL_PAIRS(TM_DEF_MULTILABEL_LABELS)
   }
 TM_LABEL_SCORE_PAIRS(TM_DEF_MULTILABEL_SCORES)
 
+// ==== BEGIN estimation (CBPE) =====================================================================
+// Expected confusion counts from scores (csrc/src/expected.hpp); see the header for the contract.
+}  // extern "C"
+
+#include "expected.hpp"
+
+namespace {
+
+bool expected_args(const void* scores, int64_t n, int64_t width, const double* table,
+                   int64_t table_len, int32_t mode, const double* const* outs, int n_outs,
+                   const double* hist, int64_t num_bins, const int64_t* err) {
+  if (!need(scores, "scores") || !need(err, "err") || !non_negative(n, "n") ||
+      !non_negative(num_bins, "num_bins") || !size_arg(width, "width", kMaxLabels))
+    return false;
+  for (int i = 0; i < n_outs; ++i)
+    if (!need(outs[i], "state")) return false;
+  if (num_bins > 0 && !need(hist, "hist")) return false;
+  if (mode < 0 || mode > 2) {
+    set_error("mode must be 0, 1 or 2, got %d", mode);
+    return false;
+  }
+  if (mode != 0 && (!need(table, "table") || table_len < (mode == 2 ? 2 : 1))) {
+    if (table) set_error("table_len = %lld is too small for mode %d",
+                         static_cast<long long>(table_len), mode);
+    return false;
+  }
+  return true;
+}
+
+int32_t expected_result(const expected::Err& e, int64_t* err) {
+  if (!e.code) return TM_OK;
+  err[0] = e.code;
+  err[1] = e.row;
+  err[2] = e.col;
+  set_error("scores[%lld] holds a bad value (code %lld)", static_cast<long long>(e.row),
+            static_cast<long long>(e.code));
+  return TM_ERR_VALUE;
+}
+
+}  // namespace
+
+extern "C" {
+
+#define TM_DEF_EXPECTED(sn, F)                                                                  \
+  TM_API int32_t tm_expected_binary_##sn(const F* scores, int64_t n, double cut, int32_t logits, \
+                                         const double* table, int64_t table_len, int32_t mode,   \
+                                         double* state, double* var, double* hist,               \
+                                         int64_t num_bins, int64_t* err) {                       \
+    return guarded([&] {                                                                        \
+      const double* outs[] = {state, var};                                                      \
+      if (!expected_args(scores, n, 1, table, table_len, mode, outs, 2, hist, num_bins, err))   \
+        return int32_t{TM_ERR_ARGUMENT};                                                        \
+      return expected_result(expected::binary(scores, n, cut, logits != 0, table, table_len,    \
+                                              mode, state, var, hist, num_bins), err);          \
+    });                                                                                         \
+  }                                                                                             \
+  TM_API int32_t tm_expected_multiclass_##sn(                                                   \
+      const F* scores, int64_t n, int64_t k, int32_t logits, double sum_tol, const double* table, \
+      int64_t table_len, int32_t mode, double* state, double* moments, double* hist,             \
+      int64_t num_bins, int64_t* err) {                                                          \
+    return guarded([&] {                                                                        \
+      const double* outs[] = {state, moments};                                                  \
+      if (!expected_args(scores, n, k, table, table_len, mode, outs, 2, hist, num_bins, err))   \
+        return int32_t{TM_ERR_ARGUMENT};                                                        \
+      if (k < 1) {                                                                              \
+        set_error("k must be >= 1, got %lld", static_cast<long long>(k));                       \
+        return int32_t{TM_ERR_ARGUMENT};                                                        \
+      }                                                                                         \
+      return expected_result(expected::multiclass(scores, n, k, logits != 0, sum_tol, table,    \
+                                                  table_len, mode, state, moments, hist,        \
+                                                  num_bins), err);                              \
+    });                                                                                         \
+  }                                                                                             \
+  TM_API int32_t tm_expected_multilabel_##sn(                                                   \
+      const F* scores, int64_t n, int64_t l, double cut, int32_t logits, const double* table,    \
+      int64_t table_len, int32_t mode, double* state, double* var, double* subset, double* hist, \
+      int64_t num_bins, int64_t* err) {                                                          \
+    return guarded([&] {                                                                        \
+      const double* outs[] = {state, var, subset};                                              \
+      if (!expected_args(scores, n, l, table, table_len, mode, outs, 3, hist, num_bins, err))   \
+        return int32_t{TM_ERR_ARGUMENT};                                                        \
+      return expected_result(expected::multilabel(scores, n, l, cut, logits != 0, table,        \
+                                                  table_len, mode, state, var, subset, hist,    \
+                                                  num_bins), err);                              \
+    });                                                                                         \
+  }
+TM_DEF_EXPECTED(f32, float)
+TM_DEF_EXPECTED(f64, double)
+#undef TM_DEF_EXPECTED
+// ==== END estimation ==============================================================================
+
 }  // extern "C"
 
 // ==== drift histograms (tallyml.drift) ============================================================

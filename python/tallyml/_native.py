@@ -88,12 +88,25 @@ _DRIFT = {
     for sn in SCORE_TYPES
 }
 # ---- end drift histograms --------------------------------------------------------------------
+# ==== BEGIN estimation (CBPE): tm_expected_<task>_<f32|f64>, csrc/src/expected.hpp ==========
+_ESTIMATION = {
+    # scores, n, cut, logits, table, table_len, mode, state, var, hist, num_bins, err
+    "expected_binary": (_P, _I64, _F64, _I32, _P, _I64, _I32, _P, _P, _P, _I64, _P),
+    # scores, n, k, logits, sum_tol, table, table_len, mode, state, moments, hist, num_bins, err
+    "expected_multiclass": (_P, _I64, _I64, _I32, _F64, _P, _I64, _I32, _P, _P, _P, _I64, _P),
+    # scores, n, l, cut, logits, table, table_len, mode, state, var, subset, hist, num_bins, err
+    "expected_multilabel": (_P, _I64, _I64, _F64, _I32, _P, _I64, _I32, _P, _P, _P, _P, _I64, _P),
+}
+# ==== END estimation ==========================================================================
 
 
 def entry_points() -> dict[str, tuple[tuple, object]]:
     """Every exported function: name -> (argtypes, restype)."""
     table = dict(_SCALARS)
     table.update(_DRIFT)
+    for family, args in _ESTIMATION.items():
+        for p in SCORE_TYPES:
+            table[f"tm_{family}_{p}"] = (args, _I32)
     for family, (pred_types, args) in _FAMILIES.items():
         for t in LABEL_TYPES:
             for p in pred_types:

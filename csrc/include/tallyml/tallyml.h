@@ -248,6 +248,60 @@ TM_DECL_DRIFT_HIST(f64, double)
 TM_LABEL_SCORE_PAIRS(TM_DECL_CURVES_BINARY)
 /* ---- END curves block ----------------------------------------------------------------------- */
 
+/* ==== BEGIN estimation (CBPE): expected confusion counts from scores, no labels ================
+ * Contract: python/tallyml/estimation/_kernels_numpy.py; kernels in csrc/src/expected.hpp.
+ * Every output is float64 and caller-owned; nothing is added unless the whole batch is valid.
+ * On bad data the functions return TM_ERR_VALUE and fill err[3] = {code, row, col} (code 1: not
+ * finite, 2: outside [0, 1], 3: multiclass row sum off by more than sum_tol; col -1 for a 1-D
+ * argument or a row); tm_last_error() holds a short message. Single-threaded; thread-safe for
+ * distinct outputs. Calibration: mode 0 none, 1 step table of table_len bins, 2 linear table of
+ * table_len nodes (one row of table_len per class/label for multiclass and multilabel).
+ */
+
+/**
+ * tm_expected_binary_<F>: scores (n,), prediction (double)score >= cut, probability the score
+ * (logits = 0, must lie in [0, 1]) or sigmoid(score), then calibrated.
+ * @param[in,out] state (2, 2) expected counts [true][pred]; var (2,) per predicted column;
+ *                hist (3, num_bins) expected positives, negatives, variance per score bin
+ *                (may be NULL when num_bins = 0).
+ */
+#define TM_DECL_EXPECTED_BINARY(sn, F)                                                         \
+  TM_API int32_t tm_expected_binary_##sn(const F* scores, int64_t n, double cut, int32_t logits, \
+                                         const double* table, int64_t table_len, int32_t mode,   \
+                                         double* state, double* var, double* hist,               \
+                                         int64_t num_bins, int64_t* err);
+TM_DECL_EXPECTED_BINARY(f32, float)
+TM_DECL_EXPECTED_BINARY(f64, double)
+
+/**
+ * tm_expected_multiclass_<F>: scores (n, k) row-major; prediction the first argmax of the raw
+ * row; probabilities the row (logits = 0: values in [0, 1], sum within sum_tol of 1) or its
+ * softmax, calibrated per class and renormalised.
+ * @param[in,out] state (k, k) expected counts; moments (2, k, k): sum p_c^2 and sum p_c p_pred
+ *                per cell; hist (k, 3, num_bins) per class (may be NULL when num_bins = 0).
+ */
+#define TM_DECL_EXPECTED_MULTICLASS(sn, F)                                                      \
+  TM_API int32_t tm_expected_multiclass_##sn(                                                   \
+      const F* scores, int64_t n, int64_t k, int32_t logits, double sum_tol, const double* table, \
+      int64_t table_len, int32_t mode, double* state, double* moments, double* hist,             \
+      int64_t num_bins, int64_t* err);
+TM_DECL_EXPECTED_MULTICLASS(f32, float)
+TM_DECL_EXPECTED_MULTICLASS(f64, double)
+
+/**
+ * tm_expected_multilabel_<F>: scores (n, l) row-major, every label as in tm_expected_binary_*.
+ * @param[in,out] state (l, 2, 2); var (l, 2); subset (2,) expected subset accuracy sum and its
+ *                variance sum; hist (l, 3, num_bins) (may be NULL when num_bins = 0).
+ */
+#define TM_DECL_EXPECTED_MULTILABEL(sn, F)                                                      \
+  TM_API int32_t tm_expected_multilabel_##sn(                                                   \
+      const F* scores, int64_t n, int64_t l, double cut, int32_t logits, const double* table,    \
+      int64_t table_len, int32_t mode, double* state, double* var, double* subset, double* hist, \
+      int64_t num_bins, int64_t* err);
+TM_DECL_EXPECTED_MULTILABEL(f32, float)
+TM_DECL_EXPECTED_MULTILABEL(f64, double)
+/* ==== END estimation ============================================================================ */
+
 #ifdef __cplusplus
 }
 #endif

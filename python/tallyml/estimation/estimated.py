@@ -30,7 +30,6 @@ from .intervals import (Estimate, auroc_from_hist, column_directions, delta_std,
 __all__ = ["EstimatedMetrics", "Estimate", "compare"]
 
 _TASKS = ("binary", "multiclass", "multilabel")
-_F64 = np.dtype(np.float64)
 #: value ranges of the metrics whose intervals are clipped to something other than [0, 1]
 _BOUNDS = {"mcc": (-1.0, 1.0), "cohen_kappa": (-1.0, 1.0), "balanced_accuracy": (-1.0, 1.0)}
 #: multiclass intervals differentiate along K*K directions; beyond this they get too slow
