@@ -168,6 +168,7 @@ class Windowed:
         self._mode, self._length, self._buckets = mode, length, buckets
         self._template = _empty_like(template)
         self._lock = threading.Lock()
+        self.update = getattr(self, "_update_" + mode)
         self._reset()
 
     def _reset(self):
@@ -214,39 +215,48 @@ class Windowed:
     # ------------------------------------------------------------ update
     def update(self, *args, **kwargs) -> None:
         """Count a batch (the template's ``update`` arguments) into the current bucket."""
-        mode = self._mode
-        if mode == "samples":
-            try:
-                n = _rows(args, kwargs)
-            except TypeError as exc:
-                with self._lock:
-                    self._raise_as_template(args, kwargs, exc)
+        # __init__ binds the mode's own method over this one (one dispatch less per call)
+        getattr(self, "_update_" + self._mode)(*args, **kwargs)
+
+    def _update_samples(self, *args, **kwargs):
+        try:
+            n = len(args[0] if args else kwargs.get("target"))
+        except TypeError as exc:
             with self._lock:
-                room = self._room
-                if 0 < n <= room:
-                    self._cur_obj.update(*args, **kwargs)
-                    self._room = room - n
-                    self._pos += n
-                elif n:
-                    self._split_update(n, args, kwargs)
-                else:  # empty batch: still checked
-                    (self._cur_obj or self._probe).update(*args, **kwargs)
-            return
+                self._raise_as_template(args, kwargs, TypeError(
+                    f"target must be an array or sequence of samples; got {exc}"))
         with self._lock:
-            if mode == "updates":
-                if self._room:
-                    self._cur_obj.update(*args, **kwargs)
-                    self._room -= 1
-                else:
-                    self._open_bucket(self._cur + 1, args, kwargs)
-                    self._room = self._size - 1
-                self._pos += 1
+            room = self._room
+            if 0 < n <= room:
+                self._cur_obj.update(*args, **kwargs)
+                self._room = room - n
+                self._pos += n
+            elif room == 0 and 0 < n <= self._size:  # starts a bucket and fits in it
+                self._open_bucket(self._cur + 1 if self._cur_obj is not None else 0, args, kwargs)
+                self._room = self._size - n
+                self._pos += n
+            elif n:
+                self._split_update(n, args, kwargs)
+            else:  # empty batch: still checked
+                (self._cur_obj or self._probe).update(*args, **kwargs)
+
+    def _update_updates(self, *args, **kwargs):
+        with self._lock:
+            if self._room:
+                self._cur_obj.update(*args, **kwargs)
+                self._room -= 1
             else:
-                j = math.floor(self._clock() / self._width)
-                if self._cur_obj is not None and j <= self._cur:
-                    self._cur_obj.update(*args, **kwargs)
-                else:
-                    self._open_bucket(j, args, kwargs)
+                self._open_bucket(self._cur + 1, args, kwargs)
+                self._room = self._size - 1
+            self._pos += 1
+
+    def _update_seconds(self, *args, **kwargs):
+        with self._lock:
+            j = math.floor(self._clock() / self._width)
+            if j <= self._cur and self._cur_obj is not None:
+                self._cur_obj.update(*args, **kwargs)
+            else:
+                self._open_bucket(j, args, kwargs)
 
     def _take(self):
         """An empty bucket object from the pool of recycled ones."""
