@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from hypothesis import Phase, given, settings, strategies as st
 from sklearn import metrics as skm
-from sklearn.exceptions import UndefinedMetricWarning as SkUndefined
 
 import tallyml
 from tallyml import BinaryMetrics, UndefinedMetricWarning
 from _metrics_oracle import ZERO_DIVISIONS, as_variant, assert_same, chunks, run, specificity_oracle
 
 AVERAGES = ["binary", "micro", "macro", "weighted", None]
+
 
 def make_stream(seed, n, p_true, t_dtype, mode, ignore, weighted, threshold, p_dtype, p_pos):
     """A random stream from plain parameters (so that a failing example prints reproducibly)."""

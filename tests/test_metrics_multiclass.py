@@ -190,3 +190,16 @@ def test_bad_compute_arguments():
             m.recall(avg)
     with pytest.raises(TypeError, match="adjusted"):
         m.balanced_accuracy(adjusted="yes")
+
+
+def test_specificity_zero_division_survives_float_weights():
+    # every target is class 0, so class 0 has no negatives: tn + fp is exactly 0 (a subtraction
+    # total - tp - fp - fn leaves ~1e-15 there with float weights)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        y, p, w = np.zeros(20, int), rng.integers(0, 4, 20), rng.random(20) * 3
+        m = MulticlassMetrics(4, labels="all", zero_division=np.nan)
+        m.update(y, p, sample_weight=w)
+        expected = specificity_oracle(y, p, np.arange(4), w, None, np.nan)
+        np.testing.assert_allclose(m.specificity(None), expected, rtol=1e-12)
+        assert np.isnan(m.specificity(None)[0])

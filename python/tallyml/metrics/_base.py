@@ -10,10 +10,13 @@ sample counts, which keeps it associative and commutative.
 Thread safety: one ``threading.Lock`` per object guards every write (the kernel call included)
 and every read of the state, so concurrent ``update()`` calls never lose counts and a reader
 never sees a half-added batch. The lock is dropped when pickling and recreated when unpickling.
+The scalar path (``update_one``) appends flat cell indices to a deque (atomic, no lock); every
+reader first flushes the deque into the counts under the lock.
 """
 from __future__ import annotations
 
 import threading
+from collections import deque
 
 import numpy as np
 
@@ -25,6 +28,8 @@ __all__: list[str] = []  # private module
 _I64 = np.dtype(np.int64)
 _F64 = np.dtype(np.float64)
 _STATE_VERSION = 1
+#: scalar-path samples kept pending (flat indices) before they are added into the state
+_PENDING_MAX = 4096
 
 
 class _MetricsBase:
@@ -33,8 +38,10 @@ class _MetricsBase:
     Subclasses set ``_KIND`` (the name in state_dict), ``_COUNT_ATTRS`` (attributes holding count
     arrays: added on merge, converted to float64 by a weighted update), ``_SEEN_ATTR`` (a uint8
     mask ORed on merge, or None), ``_CONFIG`` (attributes that must agree for merge and load),
-    and implement ``_new_counts()`` (fresh zeroed arrays, as a dict attr -> array) and
-    ``_flush()`` (move scalar-path pending counts into the arrays, lock held)."""
+    and implement ``_new_arrays()`` (fresh zeroed arrays, as a dict attr -> array).
+
+    ``self._state`` is the main count array; ``self._float`` says whether the counts are
+    float64 (kept beside the arrays so that the hot path does not compare dtypes)."""
 
     _KIND = "base"
     _COUNT_ATTRS: tuple = ()
@@ -55,6 +62,7 @@ class _MetricsBase:
     def _reset_state(self):
         for attr, arr in self._new_arrays().items():
             setattr(self, attr, arr)
+        self._float = False
         self._count = 0
         self._clear_pending()
 
@@ -62,10 +70,29 @@ class _MetricsBase:
         raise NotImplementedError
 
     def _clear_pending(self):
-        pass
+        pend = getattr(self, "_pend", None)
+        if pend is None:
+            self._pend = deque()
+        else:
+            pend.clear()
 
     def _flush(self):
-        pass
+        """Move the scalar path's pending flat indices into ``_state`` (lock held)."""
+        pend = self._pend
+        n = len(pend)
+        if n:
+            # popleft, not a swap: an append racing with the flush stays for the next one
+            idx = np.fromiter((pend.popleft() for _ in range(n)), dtype=np.intp, count=n)
+            np.add.at(self._state.reshape(-1), idx, 1)
+            self._count += n
+
+    def _push(self, flat_index):
+        """Scalar path: deque.append is atomic, so no lock is needed until the flush."""
+        pend = self._pend
+        pend.append(flat_index)
+        if len(pend) > _PENDING_MAX:
+            with self._lock:
+                self._flush()
 
     def reset(self) -> None:
         """Forget every count (configuration is kept)."""
@@ -88,7 +115,7 @@ class _MetricsBase:
     @property
     def weighted(self) -> bool:
         """True once a weighted update (or merge) converted the counts to float64."""
-        return getattr(self, self._COUNT_ATTRS[0]).dtype == _F64
+        return self._float
 
     def _snapshot(self):
         """Copies of every array and the sample count, taken under the lock."""
@@ -136,6 +163,7 @@ class _MetricsBase:
                     new[a] = mine + theirs
             for a, v in new.items():
                 setattr(self, a, v)
+            self._float = self._state.dtype == _F64
             if self._SEEN_ATTR:
                 getattr(self, self._SEEN_ATTR)[:] |= arrays[self._SEEN_ATTR]
             self._count += count
@@ -237,15 +265,16 @@ class _MetricsBase:
             self._clear_pending()
             for a, v in arrays.items():
                 setattr(self, a, v)
+            self._float = self._state.dtype == _F64
             self._count = count
 
     def _checked_state(self, state):
         if not isinstance(state, dict):
             raise TypeError(f"state must be a dict from state_dict(); got {type(state).__name__}")
         if state.get("kind") != self._KIND:
-            raise ValueError(f"state is for {state.get('kind')!r}, not {self._KIND!r}")
+            raise ValueError(f"state['kind'] is {state.get('kind')!r}; this object needs {self._KIND!r}")
         if state.get("version") != _STATE_VERSION:
-            raise ValueError(f"state has version {state.get('version')!r}; expected {_STATE_VERSION}")
+            raise ValueError(f"state['version'] is {state.get('version')!r}; expected {_STATE_VERSION}")
         config = state.get("config")
         mine = self._config()
         if not isinstance(config, dict) or set(config) != set(mine):
@@ -294,6 +323,7 @@ class _MetricsBase:
             arrays, count = d["state"]
             for a, v in arrays.items():
                 setattr(self, a, v)
+            self._float = self._state.dtype == _F64
             self._count = count
 
     def __copy__(self):

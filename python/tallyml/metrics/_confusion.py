@@ -55,14 +55,16 @@ class _ConfusionMetrics(_MetricsBase):
     def _zd(self, zero_division):
         return self._zero_division if zero_division is None else V.zero_division(zero_division)
 
-    def _mcm(self, average):
+    def _mcm(self, average, one_vs_rest=F.mcm_from_cm):
         """(mcm, mode) for a set-wise metric: "binary" selects class 1's one-vs-rest row."""
         average = V.average(average, self._AVERAGES)
         cm, seen, _ = self._read()
         if average == "binary":
-            return F.mcm_from_cm(cm)[[1]], "micro"
+            return one_vs_rest(cm)[[1]], "micro"
         idx = self._label_idx(seen, self._use_all)
-        return F.mcm_from_cm(self._sub(cm, idx)), average
+        # the one-vs-rest counts of the label set come from the full matrix: with
+        # labels="all" nothing is outside it, with "seen" the unseen rows and columns are zero
+        return one_vs_rest(self._sub(cm, idx)), average
 
     # ------------------------------------------------------------ confusion matrix
     def label_set(self) -> np.ndarray:
@@ -127,7 +129,7 @@ class _ConfusionMetrics(_MetricsBase):
 
     def specificity(self, average="macro", *, zero_division=None):
         """True-negative rate tn / (tn + fp) (recall of the negatives), averaged like recall."""
-        mcm, avg = self._mcm(average)
+        mcm, avg = self._mcm(average, _one_vs_rest_exact_tn)
         return F.specificity(mcm, average=avg, zero_division=self._zd(zero_division))
 
     def jaccard(self, average="macro", *, zero_division=None):
@@ -156,3 +158,19 @@ class _ConfusionMetrics(_MetricsBase):
             "support": self.support(),
         }
 
+
+def _one_vs_rest_exact_tn(cm):
+    """(K, 2, 2) one-vs-rest counts whose tn keeps an exact zero with float64 (weighted) counts.
+
+    ``tn = total - tp - fp - fn`` leaves rounding residue (1e-15 instead of 0), which turns
+    specificity's 0/0 into 1.0. Here ``tn[c]`` is a sum of non-negative terms
+    ``rowsum[i] - cm[i, c]`` (i != c), each exactly 0 when row i holds nothing outside column c."""
+    cm = np.asarray(cm)
+    tp = np.diagonal(cm).copy()
+    off = cm.copy()
+    np.fill_diagonal(off, 0)
+    fp, fn = off.sum(axis=0), off.sum(axis=1)
+    rest = cm.sum(axis=1)[:, None] - cm  # rest[i, c]: row i outside column c
+    np.fill_diagonal(rest, 0)
+    tn = rest.sum(axis=0)
+    return np.stack([tn, fp, fn, tp], axis=1).reshape(-1, 2, 2)

@@ -11,8 +11,7 @@ from ._confusion import _ConfusionMetrics
 
 __all__ = ["BinaryMetrics"]
 
-_I64 = np.dtype(np.int64)
-_F64 = np.dtype(np.float64)
+_ndarray = np.ndarray
 _LABELS = V.BINARY_LABEL_DTYPES
 _SCORES = V.SCORE_DTYPES
 
@@ -68,18 +67,6 @@ class BinaryMetrics(_ConfusionMetrics):
         return {"_state": np.zeros((2, 2), dtype=np.int64), "_seen": np.zeros(2, dtype=np.uint8)}
 
     # ------------------------------------------------------------ scalar path
-    def _clear_pending(self):
-        self._pend = [0, 0, 0, 0]
-        self._npend = 0
-
-    def _flush(self):
-        # lock held
-        if self._npend:
-            pend = self._pend
-            self._state.reshape(-1)[:] += np.asarray(pend, dtype=self._state.dtype)
-            self._count += self._npend
-            self._clear_pending()
-
     def update_one(self, target, pred) -> None:
         """Count one sample: ``target`` 0/1 (int or bool), ``pred`` a label (int or bool) or a
         score (float). Unweighted; a few hundred nanoseconds."""
@@ -91,7 +78,7 @@ class BinaryMetrics(_ConfusionMetrics):
             raise ValueError(f"target = {target} is outside [0, 2)")
         tp = type(pred)
         if tp is float:
-            if pred != pred or pred in (math.inf, -math.inf):
+            if pred - pred != 0.0:  # nan or +-inf
                 raise ValueError(f"pred = {pred!r} is not finite")
             p = 1 if pred >= self._cut else 0
         elif tp is int or tp is bool:
@@ -100,35 +87,38 @@ class BinaryMetrics(_ConfusionMetrics):
             p = int(pred)
         else:
             p = _scalar_pred(pred, self._cut)
-        with self._lock:
-            self._pend[target * 2 + p] += 1
-            self._npend += 1
+        self._push(target * 2 + p)
 
     # ------------------------------------------------------------ batch path
     def update(self, target, preds, sample_weight=None) -> None:
         """Count a batch. ``target`` (N,) labels in {0, 1}; ``preds`` (N,) labels or scores;
         ``sample_weight`` None or (N,) non-negative finite weights. On error nothing changes."""
-        fn = None
-        if (type(target) is np.ndarray and type(preds) is np.ndarray and sample_weight is None
-                and target.ndim == 1 and target.shape == preds.shape
+        entry = None
+        # fast path: contiguous 1-D arrays of a dtype pair seen before (checks cost ~1 us here)
+        if (sample_weight is None and type(target) is _ndarray and type(preds) is _ndarray
+                and target.ndim == 1 == preds.ndim and len(target) == len(preds)
                 and target.flags.c_contiguous and preds.flags.c_contiguous):
-            fn = self._kernels.get((target.dtype, preds.dtype))
-        if fn is None:
-            target, preds, sample_weight, fn = self._prepare(target, preds, sample_weight)
-        n = target.shape[0]
+            entry = self._kernels.get((target.dtype, preds.dtype))
+        if entry is None:
+            target, preds, sample_weight, entry = self._prepare(target, preds, sample_weight)
+        n = len(target)
         if n == 0:
             return
+        fn, scores = entry
         ignore = self._ignore_index
         counted = n if ignore is None else n - int(np.count_nonzero(target == ignore))
         if sample_weight is None:
             with self._lock:
-                if self._state.dtype == _I64:
-                    fn(target, preds, None, ignore, self._state)
+                if not self._float:
+                    if scores:
+                        fn(target, preds, self._cut, None, ignore, self._state)
+                    else:
+                        fn(target, preds, None, ignore, self._state)
                     self._count += counted
                     return
             # float64 counts (after a weighted update) are only ever fed weights
             sample_weight = np.ones(n)
-        self._update_weighted(fn, target, preds, sample_weight, counted)
+        self._update_weighted(entry, target, preds, sample_weight, counted)
 
     def _prepare(self, target, preds, sample_weight):
         if self._validate:
@@ -147,38 +137,31 @@ class BinaryMetrics(_ConfusionMetrics):
             target, preds = np.asarray(target), np.asarray(preds)
             if sample_weight is not None:
                 sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
-        key = (target.dtype, preds.dtype)
-        fn = self._kernels.get(key)
-        if fn is None:
-            kernel = self._be.binary_scores if preds.dtype.kind == "f" else self._be.binary_labels
-            if kernel is self._be.binary_scores:
-                cut, ignore = self._cut, self._ignore_index
+        scores = preds.dtype.kind == "f"
+        entry = (self._be.binary_scores if scores else self._be.binary_labels, scores)
+        if target.dtype in _LABELS and (preds.dtype in _LABELS or preds.dtype in _SCORES):
+            self._kernels[(target.dtype, preds.dtype)] = entry
+        return target, preds, sample_weight, entry
 
-                def fn(t, p, w, _ignored, state, _k=kernel):
-                    _k(t, p, cut, w, ignore, state)
-            else:
-                fn = kernel
-            if target.dtype in _LABELS and (preds.dtype in _LABELS or preds.dtype in _SCORES):
-                self._kernels[key] = fn
-        return target, preds, sample_weight, fn
-
-    def _update_weighted(self, fn, target, preds, weight, counted):
+    def _update_weighted(self, entry, target, preds, weight, counted):
+        fn, scores = entry
         ignore = self._ignore_index
+        args = (target, preds, self._cut) if scores else (target, preds)
         with self._lock:
             self._flush()
-            if self._state.dtype == _I64:
+            if not self._float:
                 state = self._state.astype(np.float64)
-                fn(target, preds, weight, ignore, state)
-                self._state = state
+                fn(*args, weight, ignore, state)
+                self._state, self._float = state, True
             else:
-                fn(target, preds, weight, ignore, self._state)
+                fn(*args, weight, ignore, self._state)
             self._count += counted
             if not self._seen.all():
                 # zero-weight samples leave no trace in the counts: record their labels
                 keep = slice(None) if ignore is None else (target != ignore)
                 t = target[keep]
                 p = preds[keep]
-                if p.dtype.kind == "f":
+                if scores:
                     p = p.astype(np.float64) >= self._cut
                 for v in (0, 1):
                     if np.any(t == v) or np.any(p == v):

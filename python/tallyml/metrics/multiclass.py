@@ -9,7 +9,7 @@ from ._confusion import _ConfusionMetrics
 
 __all__ = ["MulticlassMetrics"]
 
-_I64 = np.dtype(np.int64)
+_ndarray = np.ndarray
 _LABELS = V.MULTICLASS_LABEL_DTYPES
 _SCORES = V.SCORE_DTYPES
 
@@ -63,19 +63,6 @@ class MulticlassMetrics(_ConfusionMetrics):
         return {"_state": np.zeros((k, k), dtype=np.int64), "_seen": np.zeros(k, dtype=np.uint8)}
 
     # ------------------------------------------------------------ scalar path
-    def _clear_pending(self):
-        self._pend = {}
-        self._npend = 0
-
-    def _flush(self):
-        # lock held
-        if self._npend:
-            flat = self._state.reshape(-1)
-            for i, c in self._pend.items():
-                flat[i] += c
-            self._count += self._npend
-            self._clear_pending()
-
     def update_one(self, target, pred) -> None:
         """Count one sample: integer ``target`` and integer ``pred`` labels. Unweighted."""
         if type(target) is not int:
@@ -89,11 +76,7 @@ class MulticlassMetrics(_ConfusionMetrics):
             raise ValueError(f"target = {target} is outside [0, {k})")
         if not 0 <= pred < k:
             raise ValueError(f"pred = {pred} is outside [0, {k})")
-        i = target * k + pred
-        with self._lock:
-            pend = self._pend
-            pend[i] = pend.get(i, 0) + 1
-            self._npend += 1
+        self._push(target * k + pred)
 
     # ------------------------------------------------------------ batch path
     def update(self, target, preds, sample_weight=None) -> None:
@@ -101,30 +84,31 @@ class MulticlassMetrics(_ConfusionMetrics):
         scores; ``sample_weight`` None or (N,) non-negative finite weights. On error nothing
         changes."""
         fn = None
-        if (type(target) is np.ndarray and type(preds) is np.ndarray and sample_weight is None
-                and target.ndim == 1 and preds.ndim == 1 and target.shape == preds.shape
+        # fast path: contiguous 1-D label arrays of a dtype pair seen before
+        if (sample_weight is None and type(target) is _ndarray and type(preds) is _ndarray
+                and target.ndim == 1 == preds.ndim and len(target) == len(preds)
                 and target.flags.c_contiguous and preds.flags.c_contiguous):
             fn = self._kernels.get((target.dtype, preds.dtype))
         if fn is None:
             target, preds, sample_weight, fn = self._prepare(target, preds, sample_weight)
-        n = target.shape[0]
+        n = len(target)
         if n == 0:
             return
         ignore = self._ignore_index
         counted = n if ignore is None else n - int(np.count_nonzero(target == ignore))
         with self._lock:
-            if sample_weight is None and self._state.dtype == _I64:
+            if sample_weight is None and not self._float:
                 # the seen mask only matters for zero weights: unweighted labels show in counts
                 fn(target, preds, None, ignore, self._state, None)
             else:
                 if sample_weight is None:  # float64 counts are only ever fed weights
                     sample_weight = np.ones(n)
                 self._flush()
-                if self._state.dtype == _I64:
+                if not self._float:
                     state = self._state.astype(np.float64)
                     seen = self._seen.copy()
                     fn(target, preds, sample_weight, ignore, state, seen)
-                    self._state, self._seen = state, seen
+                    self._state, self._seen, self._float = state, seen, True
                 else:
                     fn(target, preds, sample_weight, ignore, self._state, self._seen)
             self._count += counted

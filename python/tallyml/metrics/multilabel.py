@@ -19,7 +19,6 @@ __all__ = ["MultilabelMetrics", "MAX_SAMPLES_LABELS"]
 #: single counter of exactly right samples instead.
 MAX_SAMPLES_LABELS = 128
 
-_I64 = np.dtype(np.int64)
 _LABELS = V.BINARY_LABEL_DTYPES
 _SCORES = V.SCORE_DTYPES
 _AVERAGES = ("macro", "micro", "weighted", "samples", None)
@@ -103,16 +102,17 @@ class MultilabelMetrics(_MetricsBase):
             return
         scores = preds.dtype.kind == "f"
         with self._lock:
-            if sample_weight is None and self._state.dtype == _I64:
+            if sample_weight is None and not self._float:
                 self._count_batch(target, preds, scores, None, self._state, self._samples, self._exact)
             else:
                 if sample_weight is None:  # float64 counts are only ever fed weights
                     sample_weight = np.ones(n)
-                if self._state.dtype == _I64:
+                if not self._float:
                     arrays = [None if a is None else a.astype(np.float64)
                               for a in (self._state, self._samples, self._exact)]
                     self._count_batch(target, preds, scores, sample_weight, *arrays)
                     self._state, self._samples, self._exact = arrays
+                    self._float = True
                 else:
                     self._count_batch(target, preds, scores, sample_weight,
                                       self._state, self._samples, self._exact)
@@ -149,8 +149,10 @@ class MultilabelMetrics(_MetricsBase):
         target = V.as_array("target", target)
         preds = V.as_array("preds", preds)
         want = f"2-D (n_samples, {n_labels})"
-        if target.shape == (0,) and preds.shape == (0,):  # empty lists
-            target, preds = target.reshape(0, n_labels), preds.reshape(0, n_labels)
+        if target.shape == (0,):  # an empty list
+            target = target.reshape(0, n_labels)
+        if preds.shape == (0,):
+            preds = preds.reshape(0, n_labels)
         for name, x in (("target", target), ("preds", preds)):
             if x.ndim != 2 or x.shape[1] != n_labels:
                 raise ValueError(f"{name} must be {want}; got an array of shape {x.shape}")
