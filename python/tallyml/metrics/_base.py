@@ -220,6 +220,7 @@ class _MetricsBase:
                     v = getattr(self, a)
                     if v is not None and v.dtype != _F64:
                         setattr(self, a, v.astype(np.float64))
+                self._float = True
             self._count += count
 
     def _scale_counts(self, factor: float) -> None:
@@ -231,6 +232,7 @@ class _MetricsBase:
                 v = getattr(self, a)
                 if v is not None:
                     setattr(self, a, v.astype(np.float64) * factor)
+            self._float = True
 
     def save(self, path) -> None:
         """Write the counts to a checkpoint file (crash-safe; see ``tallyml.persistence``)."""
