@@ -188,6 +188,17 @@ class Windowed:
         with self._lock:
             self._reset()
 
+    def __getstate__(self):
+        # pickle (and copy.deepcopy) without the lock and the bound update method
+        d = self.__dict__.copy()
+        del d["_lock"], d["update"]
+        return d
+
+    def __setstate__(self, d):
+        self.__dict__.update(d)
+        self._lock = threading.Lock()
+        self.update = getattr(self, "_update_" + self._mode)
+
     # ------------------------------------------------------------ properties
     @property
     def mode(self) -> str:
@@ -439,6 +450,15 @@ class Decayed:
     def reset(self) -> None:
         with self._lock:
             self._reset()
+
+    def __getstate__(self):
+        d = self.__dict__.copy()
+        del d["_lock"]
+        return d
+
+    def __setstate__(self, d):
+        self.__dict__.update(d)
+        self._lock = threading.Lock()
 
     @property
     def half_life(self) -> float:
