@@ -51,7 +51,9 @@ def make_case(rng, family, tdt, pdt, weighted, n, k=4, ignore=None, ties=False,
     kk = 2 if task == "binary" else k
     t = _labels(rng, n, kk, tdt)
     if ignore is not None and tdt is not np.bool_:
-        t[rng.random(n) < 0.2] = ignore
+        info = np.iinfo(tdt)
+        if info.min <= ignore <= info.max:
+            t[rng.random(n) < 0.2] = ignore
     if what == "labels":
         p = _labels(rng, n, kk, pdt)
     else:

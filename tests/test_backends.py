@@ -396,8 +396,8 @@ def test_error_in_last_sample(backend, fn):
 
 
 @st.composite
-def streams(draw):
-    combo = draw(st.sampled_from(COMBOS))
+def streams(draw, combos=tuple(COMBOS)):
+    combo = draw(st.sampled_from(combos))
     fn = combo[0]
     batches = []
     for _ in range(draw(st.integers(1, 4))):
@@ -508,9 +508,13 @@ def small_chunks(numba_backend, monkeypatch):
     return numba_backend
 
 
+# the threaded drivers compile once per combination: reuse those of the large-batch tests
+CHUNKED_COMBOS = [(fn, pair, weighted) for fn, pair, weighted, _ in LARGE]
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[
     HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(stream=streams(), num_threads=st.sampled_from([1, 2]))
+@given(stream=streams(CHUNKED_COMBOS), num_threads=st.sampled_from([1, 2]))
 def test_numba_chunked_path(small_chunks, stream, num_threads):
     combo, k, n_labels, batches = stream
     for b in batches:
@@ -533,14 +537,15 @@ def test_numba_num_threads_checked(numba_backend, bad):
 
 
 def test_numba_threads_env(numba_backend, monkeypatch):
-    t = np.ones((1 << 20) + 1, np.int8)
+    t = np.ones((1 << 20) + 1, np.int8)  # dtypes of LARGE[0]: no extra compilation
+    p = np.ones(t.size, np.int64)
     state = np.zeros((2, 2), np.int64)
     monkeypatch.setenv("TALLYML_NUM_THREADS", "2")
-    numba_backend.binary_labels(t, t, None, None, state)
+    numba_backend.binary_labels(t, p, None, None, state)
     assert state[1, 1] == t.size
     monkeypatch.setenv("TALLYML_NUM_THREADS", "zero")
     with pytest.raises(ValueError, match="TALLYML_NUM_THREADS"):
-        numba_backend.binary_labels(t, t, None, None, state)
+        numba_backend.binary_labels(t, p, None, None, state)
     assert state[1, 1] == t.size
 
 

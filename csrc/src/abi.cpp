@@ -218,4 +218,297 @@ TM_LABEL_LABEL_PAIRS(TM_DEF_MULTILABEL_LABELS)
   }
 TM_LABEL_SCORE_PAIRS(TM_DEF_MULTILABEL_SCORES)
 
+// ==== BEGIN estimation (CBPE) =====================================================================
+// Expected confusion counts from scores (csrc/src/expected.hpp); see the header for the contract.
 }  // extern "C"
+
+#include "expected.hpp"
+
+namespace {
+
+bool expected_args(const void* scores, int64_t n, int64_t width, const double* table,
+                   int64_t table_len, int32_t mode, const double* const* outs, int n_outs,
+                   const double* hist, int64_t num_bins, const int64_t* err) {
+  if (!need(scores, "scores") || !need(err, "err") || !non_negative(n, "n") ||
+      !non_negative(num_bins, "num_bins") || !size_arg(width, "width", kMaxLabels))
+    return false;
+  for (int i = 0; i < n_outs; ++i)
+    if (!need(outs[i], "state")) return false;
+  if (num_bins > 0 && !need(hist, "hist")) return false;
+  if (mode < 0 || mode > 2) {
+    set_error("mode must be 0, 1 or 2, got %d", mode);
+    return false;
+  }
+  if (mode != 0 && (!need(table, "table") || table_len < (mode == 2 ? 2 : 1))) {
+    if (table) set_error("table_len = %lld is too small for mode %d",
+                         static_cast<long long>(table_len), mode);
+    return false;
+  }
+  return true;
+}
+
+int32_t expected_result(const expected::Err& e, int64_t* err) {
+  if (!e.code) return TM_OK;
+  err[0] = e.code;
+  err[1] = e.row;
+  err[2] = e.col;
+  set_error("scores[%lld] holds a bad value (code %lld)", static_cast<long long>(e.row),
+            static_cast<long long>(e.code));
+  return TM_ERR_VALUE;
+}
+
+}  // namespace
+
+extern "C" {
+
+#define TM_DEF_EXPECTED(sn, F)                                                                  \
+  TM_API int32_t tm_expected_binary_##sn(const F* scores, int64_t n, double cut, int32_t logits, \
+                                         const double* table, int64_t table_len, int32_t mode,   \
+                                         double* state, double* var, double* hist,               \
+                                         int64_t num_bins, int64_t* err) {                       \
+    return guarded([&] {                                                                        \
+      const double* outs[] = {state, var};                                                      \
+      if (!expected_args(scores, n, 1, table, table_len, mode, outs, 2, hist, num_bins, err))   \
+        return int32_t{TM_ERR_ARGUMENT};                                                        \
+      return expected_result(expected::binary(scores, n, cut, logits != 0, table, table_len,    \
+                                              mode, state, var, hist, num_bins), err);          \
+    });                                                                                         \
+  }                                                                                             \
+  TM_API int32_t tm_expected_multiclass_##sn(                                                   \
+      const F* scores, int64_t n, int64_t k, int32_t logits, double sum_tol, const double* table, \
+      int64_t table_len, int32_t mode, double* state, double* moments, double* hist,             \
+      int64_t num_bins, int64_t* err) {                                                          \
+    return guarded([&] {                                                                        \
+      const double* outs[] = {state, moments};                                                  \
+      if (!expected_args(scores, n, k, table, table_len, mode, outs, 2, hist, num_bins, err))   \
+        return int32_t{TM_ERR_ARGUMENT};                                                        \
+      if (k < 1) {                                                                              \
+        set_error("k must be >= 1, got %lld", static_cast<long long>(k));                       \
+        return int32_t{TM_ERR_ARGUMENT};                                                        \
+      }                                                                                         \
+      return expected_result(expected::multiclass(scores, n, k, logits != 0, sum_tol, table,    \
+                                                  table_len, mode, state, moments, hist,        \
+                                                  num_bins), err);                              \
+    });                                                                                         \
+  }                                                                                             \
+  TM_API int32_t tm_expected_multilabel_##sn(                                                   \
+      const F* scores, int64_t n, int64_t l, double cut, int32_t logits, const double* table,    \
+      int64_t table_len, int32_t mode, double* state, double* var, double* subset, double* hist, \
+      int64_t num_bins, int64_t* err) {                                                          \
+    return guarded([&] {                                                                        \
+      const double* outs[] = {state, var, subset};                                              \
+      if (!expected_args(scores, n, l, table, table_len, mode, outs, 3, hist, num_bins, err))   \
+        return int32_t{TM_ERR_ARGUMENT};                                                        \
+      return expected_result(expected::multilabel(scores, n, l, cut, logits != 0, table,        \
+                                                  table_len, mode, state, var, subset, hist,    \
+                                                  num_bins), err);                              \
+    });                                                                                         \
+  }
+TM_DEF_EXPECTED(f32, float)
+TM_DEF_EXPECTED(f64, double)
+#undef TM_DEF_EXPECTED
+// ==== END estimation ==============================================================================
+
+}  // extern "C"
+
+// ==== drift histograms (tallyml.drift) ============================================================
+#include "histogram.hpp"
+
+namespace {
+
+// Layout checks: sizes, column range, monotone offsets, counts length; each sets the message.
+bool hist_args(int64_t n_rows, int64_t n_cols, int64_t start, int64_t stop, int64_t groups,
+               const int64_t* columns, const double* edges, const int64_t* edge_offsets,
+               const double* uni_lo, const double* uni_scale, const int64_t* counts,
+               int64_t counts_len, const int64_t* bad) {
+  if (groups > 0 && !(need(columns, "columns") && need(uni_lo, "uni_lo") &&
+                      need(uni_scale, "uni_scale")))
+    return false;
+  if (!(need(edge_offsets, "edge_offsets") && need(counts, "counts") && need(bad, "bad") && non_negative(n_rows, "n_rows") && non_negative(n_cols, "n_cols") &&
+        non_negative(groups, "groups") && non_negative(counts_len, "counts_len")))
+    return false;
+  if (start < 0 || stop < start || stop > n_rows) {
+    set_error("rows [%lld, %lld) are not within [0, %lld)", static_cast<long long>(start),
+              static_cast<long long>(stop), static_cast<long long>(n_rows));
+    return false;
+  }
+  if (edge_offsets[0] != 0) {
+    set_error("edge_offsets[0] must be 0");
+    return false;
+  }
+  for (int64_t g = 0; g < groups; ++g) {
+    if (columns[g] < 0 || columns[g] >= n_cols) {
+      set_error("columns[%lld] = %lld is outside [0, %lld)", static_cast<long long>(g),
+                static_cast<long long>(columns[g]), static_cast<long long>(n_cols));
+      return false;
+    }
+    if (edge_offsets[g + 1] < edge_offsets[g]) {
+      set_error("edge_offsets must be non-decreasing");
+      return false;
+    }
+  }
+  if (edge_offsets[groups] > 0 && !need(edges, "edges")) return false;
+  if (counts_len != edge_offsets[groups] + groups) {
+    set_error("counts has %lld bins, the layout needs %lld", static_cast<long long>(counts_len),
+              static_cast<long long>(edge_offsets[groups] + groups));
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+extern "C" {
+
+#define TM_DEF_DRIFT_HIST(sn, F)                                                              \
+  TM_API int32_t tm_drift_hist_##sn(const F* values, int64_t n_rows, int64_t n_cols,          \
+                                    int64_t start, int64_t stop, int64_t groups,               \
+                                    const int64_t* columns, const double* edges,               \
+                                    const int64_t* edge_offsets, const double* uni_lo,         \
+                                    const double* uni_scale, int64_t* counts,                  \
+                                    int64_t counts_len, int32_t validate, int64_t* bad) {      \
+    return guarded([&] {                                                                      \
+      if ((n_rows > 0 && !need(values, "values")) ||                                          \
+          !hist_args(n_rows, n_cols, start, stop, groups, columns, edges, edge_offsets,       \
+                     uni_lo, uni_scale, counts, counts_len, bad))                             \
+        return int(TM_ERR_ARGUMENT);                                                          \
+      const HistLayout lay{groups, columns, edges, edge_offsets, uni_lo, uni_scale};          \
+      return int(drift_hist<F>(values, n_cols, start, stop, lay, counts, counts_len,          \
+                               validate, bad));                                               \
+    });                                                                                       \
+  }
+TM_DEF_DRIFT_HIST(f32, float)
+TM_DEF_DRIFT_HIST(f64, double)
+
+}  // extern "C"
+// ==== end drift histograms ========================================================================
+
+// ---- BEGIN curves block (streaming ROC / PR / calibration histograms, curves.hpp) -----------
+#include <vector>
+
+#include "curves.hpp"
+#include "threads.hpp"
+
+namespace {
+
+// The layout must be one of the two known kinds and give exactly nbins bins.
+bool curves_layout_ok(const int64_t* layout, int64_t nbins, tallyml::curves::Layout* out) {
+  if (!need(layout, "layout")) return false;
+  *out = {layout[0], layout[1], layout[2], layout[3], layout[4]};
+  int64_t want = -1;
+  if (out->kind == 0 && out->a >= 0 && out->a <= 20 && out->shift == 52 - out->a && out->half > 0)
+    want = 2 * out->half + 1;
+  else if (out->kind == 1 && out->a >= 1)
+    want = out->a + 1;
+  if (want < 0 || want != nbins) {
+    set_error("layout (kind %lld, a %lld) does not describe %lld bins",
+              static_cast<long long>(out->kind), static_cast<long long>(out->a),
+              static_cast<long long>(nbins));
+    return false;
+  }
+  return true;
+}
+
+template <class T, class F, class H>
+int32_t curves_binary(const T* target, const F* scores, const double* weight, int64_t n,
+                      int32_t has_ignore, int64_t ignore_index, const int64_t* layout,
+                      int32_t logits, double eps, H* hist, double* psum, double* sums,
+                      int64_t nbins, int32_t num_threads) {
+  namespace cv = tallyml::curves;
+  if (!common_args(target, scores, weight, weight != nullptr, n, hist, num_threads) ||
+      !need(psum, "psum") || !need(sums, "sums"))
+    return TM_ERR_ARGUMENT;
+  cv::Layout L;
+  if (!curves_layout_ok(layout, nbins, &L)) return TM_ERR_ARGUMENT;
+  // Several threads for large batches: each validates its chunk, then thread 0 counts into the
+  // state and the others into private partial histograms that are added at the end.
+  const int nt = resolve_threads(num_threads, n, 1);
+  std::vector<int64_t> bad(nt, -1);
+  std::vector<int32_t> kinds(nt, cv::kOk);
+  parallel_run(nt, [&](int i) {
+    int64_t b, e;
+    chunk_bounds(n, nt, i, &b, &e);
+    const int64_t r = cv::first_bad_binary(target + b, scores + b, weight ? weight + b : nullptr,
+                                           e - b, has_ignore != 0, ignore_index, logits != 0,
+                                           &kinds[i]);
+    if (r >= 0) bad[i] = r + b;
+  });
+  int64_t row = -1;
+  int32_t kind = cv::kOk;
+  for (int i = 0; i < nt; ++i)
+    if (bad[i] >= 0) {
+      row = bad[i];
+      kind = kinds[i];
+      break;
+    }
+  if (row >= 0) {
+    if (kind == cv::kBadTarget) {
+      report_label("target", row, -1, static_cast<int64_t>(target[row]), 2);
+    } else if (kind == cv::kBadScore) {
+      report_score("preds", row, -1, static_cast<double>(scores[row]));
+    } else if (kind == cv::kScoreRange) {
+      char v[40];
+      py_float_repr(static_cast<double>(scores[row]), v, sizeof v);
+      set_error("preds[%lld] = %s is outside [0, 1] (pass logits=True for unbounded scores)",
+                static_cast<long long>(row), v);
+    } else {
+      report_weight(row, weight[row]);
+    }
+    return TM_ERR_VALUE;
+  }
+  if (nt == 1) {
+    cv::count_binary(target, scores, weight, n, has_ignore != 0, ignore_index, L, logits != 0,
+                     eps, hist, psum, sums);
+    return TM_OK;
+  }
+  std::vector<std::vector<H>> part_hist(nt - 1, std::vector<H>(2 * nbins, H(0)));
+  std::vector<std::vector<double>> part_psum(nt - 1, std::vector<double>(nbins, 0.0));
+  std::vector<std::vector<double>> part_sums(nt - 1, std::vector<double>(2, 0.0));
+  parallel_run(nt, [&](int i) {
+    int64_t b, e;
+    chunk_bounds(n, nt, i, &b, &e);
+    H* h = i == 0 ? hist : part_hist[i - 1].data();
+    double* ps = i == 0 ? psum : part_psum[i - 1].data();
+    double* sm = i == 0 ? sums : part_sums[i - 1].data();
+    cv::count_binary(target + b, scores + b, weight ? weight + b : nullptr, e - b,
+                     has_ignore != 0, ignore_index, L, logits != 0, eps, h, ps, sm);
+  });
+  for (int i = 0; i < nt - 1; ++i) {
+    for (int64_t j = 0; j < 2 * nbins; ++j) hist[j] += part_hist[i][j];
+    for (int64_t j = 0; j < nbins; ++j) psum[j] += part_psum[i][j];
+    sums[0] += part_sums[i][0];
+    sums[1] += part_sums[i][1];
+  }
+  return TM_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+#define TM_DEF_CURVES_BINARY(tn, T, sn, F)                                                    \
+  TM_API int32_t tm_curves_binary_##tn##_##sn(                                                \
+      const T* target, const F* scores, int64_t n, int32_t has_ignore, int64_t ignore_index,  \
+      const int64_t* layout, int32_t logits, double eps, int64_t* hist, double* psum,         \
+      double* sums, int64_t nbins, int32_t num_threads) {                                     \
+    return guarded([&] {                                                                      \
+      return curves_binary<T, F, int64_t>(target, scores, nullptr, n, has_ignore,             \
+                                          ignore_index, layout, logits, eps, hist, psum,      \
+                                          sums, nbins, num_threads);                          \
+    });                                                                                       \
+  }                                                                                           \
+  TM_API int32_t tm_curves_binary_##tn##_##sn##_w(                                            \
+      const T* target, const F* scores, const double* weight, int64_t n, int32_t has_ignore,  \
+      int64_t ignore_index, const int64_t* layout, int32_t logits, double eps, double* hist,  \
+      double* psum, double* sums, int64_t nbins, int32_t num_threads) {                       \
+    return guarded([&] {                                                                      \
+      if (!need(weight, "sample_weight")) return int32_t(TM_ERR_ARGUMENT);                    \
+      return curves_binary<T, F, double>(target, scores, weight, n, has_ignore, ignore_index, \
+                                         layout, logits, eps, hist, psum, sums, nbins,        \
+                                         num_threads);                                        \
+    });                                                                                       \
+  }
+TM_LABEL_SCORE_PAIRS(TM_DEF_CURVES_BINARY)
+
+}  // extern "C"
+// ---- END curves block -----------------------------------------------------------------------

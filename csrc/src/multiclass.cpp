@@ -43,7 +43,7 @@ struct MulticlassKernel {
     return p;
   }
   // Partials cost O(copies * K^2) to zero and add: worth it only when the batch dwarfs them.
-  bool direct(int64_t rows) const { return rows < 4 * stride() * copies; }
+  bool direct(int64_t rows) const { return rows / 4 / copies < stride(); }
 
   TM_HOT bool kept(int64_t i) const { return !Ign || t[i] != ign; }
 
@@ -52,11 +52,13 @@ struct MulticlassKernel {
       const P* r = p + i * k;
       P best = r[0];
       int64_t arg = 0;
+      // Branch-free select (random scores make a branch mispredict often); strict `>` keeps
+      // the first maximum.
       for (int64_t j = 1; j < k; ++j) {
-        if (r[j] > best) {  // strict: the first maximum wins
-          best = r[j];
-          arg = j;
-        }
+        const P v = r[j];
+        const bool gt = v > best;
+        best = gt ? v : best;
+        arg = gt ? j : arg;
       }
       return arg;
     } else {

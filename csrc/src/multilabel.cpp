@@ -38,7 +38,7 @@ struct MultilabelKernel {
     p.samples.assign(static_cast<size_t>(triplet_bins(l)), S{0});
     return p;
   }
-  bool direct(int64_t rows) const { return rows < 4 * triplet_bins(l); }
+  bool direct(int64_t rows) const { return rows / 4 < triplet_bins(l); }
 
   TM_HOT uint32_t pred_bit(P v) const {
     if constexpr (Scores)

@@ -27,6 +27,8 @@ __all__ = [
     "raise_for",
     "last_error",
     "address",
+    "addressof",
+    "from_buffer",
 ]
 
 LIBRARY_NAME = "libtallyml_core.so"
@@ -63,6 +65,10 @@ _FAMILIES = {
     "multilabel_labels": (LABEL_TYPES, (_P, _P, _I64, _I64, _P, _P, _I64, _I32)),
     # target, scores, n, num_labels, threshold, state, samples, samples_len, num_threads
     "multilabel_scores": (SCORE_TYPES, (_P, _P, _I64, _I64, _F64, _P, _P, _I64, _I32)),
+    # ---- curves block: target, scores, n, has_ignore, ignore_index, layout, logits, eps,
+    #      hist, psum, sums, nbins, num_threads
+    "curves_binary": (SCORE_TYPES, (_P, _P, _I64, _I32, _I64, _P, _I32, _F64, _P, _P, _P, _I64,
+                                    _I32)),
 }
 
 _SCALARS = {
@@ -73,9 +79,34 @@ _SCALARS = {
 }
 
 
+# ---- drift histograms (tallyml.drift._histogram) --------------------------------------------
+# values, n_rows, n_cols, start, stop, groups, columns, edges, edge_offsets, uni_lo, uni_scale,
+# counts, counts_len, validate, bad
+_DRIFT = {
+    f"tm_drift_hist_{sn}": ((_P, _I64, _I64, _I64, _I64, _I64, _P, _P, _P, _P, _P, _P, _I64, _I32, _P),
+                            _I32)
+    for sn in SCORE_TYPES
+}
+# ---- end drift histograms --------------------------------------------------------------------
+# ==== BEGIN estimation (CBPE): tm_expected_<task>_<f32|f64>, csrc/src/expected.hpp ==========
+_ESTIMATION = {
+    # scores, n, cut, logits, table, table_len, mode, state, var, hist, num_bins, err
+    "expected_binary": (_P, _I64, _F64, _I32, _P, _I64, _I32, _P, _P, _P, _I64, _P),
+    # scores, n, k, logits, sum_tol, table, table_len, mode, state, moments, hist, num_bins, err
+    "expected_multiclass": (_P, _I64, _I64, _I32, _F64, _P, _I64, _I32, _P, _P, _P, _I64, _P),
+    # scores, n, l, cut, logits, table, table_len, mode, state, var, subset, hist, num_bins, err
+    "expected_multilabel": (_P, _I64, _I64, _F64, _I32, _P, _I64, _I32, _P, _P, _P, _P, _I64, _P),
+}
+# ==== END estimation ==========================================================================
+
+
 def entry_points() -> dict[str, tuple[tuple, object]]:
     """Every exported function: name -> (argtypes, restype)."""
     table = dict(_SCALARS)
+    table.update(_DRIFT)
+    for family, args in _ESTIMATION.items():
+        for p in SCORE_TYPES:
+            table[f"tm_{family}_{p}"] = (args, _I32)
     for family, (pred_types, args) in _FAMILIES.items():
         for t in LABEL_TYPES:
             for p in pred_types:
@@ -85,15 +116,17 @@ def entry_points() -> dict[str, tuple[tuple, object]]:
     return table
 
 
-_from_buffer = ctypes.c_char.from_buffer
-_addressof = ctypes.addressof
+# Exposed for the backend's hot path: addressof(from_buffer(arr)) is the cheapest way to get the
+# address of a writable array (~0.3 us); it raises TypeError (read-only) or ValueError (empty).
+from_buffer = ctypes.c_char.from_buffer
+addressof = ctypes.addressof
 
 
 def address(arr) -> int:
     """Data address of a contiguous numpy array, by the cheapest route: the buffer protocol for
     writable arrays (~0.3 us), ``__array_interface__`` for read-only or empty ones (~1 us)."""
     try:
-        return _addressof(_from_buffer(arr))
+        return addressof(from_buffer(arr))
     except (TypeError, ValueError):
         return arr.__array_interface__["data"][0]
 

@@ -190,6 +190,118 @@ TM_LABEL_LABEL_PAIRS(TM_DECL_MULTILABEL_LABELS)
       int32_t num_threads);
 TM_LABEL_SCORE_PAIRS(TM_DECL_MULTILABEL_SCORES)
 
+/* ==== drift histograms (tallyml.drift) ========================================================= */
+/**
+ * tm_drift_hist_<F>: add rows [start, stop) of a row-major n_rows x n_cols matrix of scores into
+ * the flat histogram `counts` (int64, counts_len = edge_offsets[groups] + groups).
+ *
+ * Group g reads column columns[g] and bins it with the sorted interior edges
+ * edges[edge_offsets[g] .. edge_offsets[g+1]): a value's bin is the number of those edges <= it
+ * (outer bins open). Its bins start at counts[edge_offsets[g] + g]. uni_scale[g] > 0 declares
+ * uniform edges from uni_lo[g] (bins per unit uni_scale[g]); the result is the same, faster.
+ *
+ * @param validate  non-zero: a NaN/inf value anywhere in the rows (any column) returns
+ *                  TM_ERR_VALUE with its (row, column) in bad[0], bad[1]; nothing is counted.
+ * @return TM_OK, TM_ERR_VALUE, or TM_ERR_ARGUMENT (NULL pointer, rows outside [0, n_rows),
+ *         column out of range, offsets decreasing, counts_len not matching the layout).
+ * Thread safety: reentrant; concurrent calls must not share `counts` or `bad`.
+ */
+#define TM_DECL_DRIFT_HIST(sn, F)                                                               \
+  TM_API int32_t tm_drift_hist_##sn(const F* values, int64_t n_rows, int64_t n_cols,            \
+                                    int64_t start, int64_t stop, int64_t groups,                 \
+                                    const int64_t* columns, const double* edges,                 \
+                                    const int64_t* edge_offsets, const double* uni_lo,           \
+                                    const double* uni_scale, int64_t* counts,                    \
+                                    int64_t counts_len, int32_t validate, int64_t* bad);
+TM_DECL_DRIFT_HIST(f32, float)
+TM_DECL_DRIFT_HIST(f64, double)
+/* ==== end drift histograms ===================================================================== */
+
+/* ---- curves (streaming ROC / PR / calibration histograms) --- BEGIN curves block ----------- */
+/**
+ * tm_curves_binary_<T>_<F>[_w]: per-bin positive/negative score histogram of a binary batch.
+ * The whole batch is validated first (labels in {0, 1}, finite scores, scores in [0, 1] unless
+ * logits, weights); on a bad value nothing is written and TM_ERR_VALUE is returned.
+ * @param target   in, n labels in {0, 1}
+ * @param scores   in, n float32/float64 probabilities (or logits when logits != 0)
+ * @param weight   in, n float64 weights (``_w`` variants only)
+ * @param layout   in, 5 int64: kind (0 dyadic, 1 uniform), a, shift, base, half
+ *                 (python/tallyml/curves/_layout.py)
+ * @param eps      log-loss clipping; <= 0 skips the log-loss sum
+ * @param hist     in/out, nbins x 2 row-major [bin][label], int64 (or float64 for ``_w``)
+ * @param psum     in/out, nbins float64: += weight * probability
+ * @param sums     in/out, 2 float64: += (weight * (t - p)^2, weight * log loss)
+ * @param nbins    rows of hist; must equal the layout's bin count
+ * num_threads: 0 auto, 1 single, n at most n (large batches: per-thread partial histograms;
+ *   counts never depend on it, float sums up to rounding).
+ * Thread safety: reentrant; one writer per state.
+ */
+#define TM_DECL_CURVES_BINARY(tn, T, sn, F)                                                    \
+  TM_API int32_t tm_curves_binary_##tn##_##sn(                                                 \
+      const T* target, const F* scores, int64_t n, int32_t has_ignore, int64_t ignore_index,   \
+      const int64_t* layout, int32_t logits, double eps, int64_t* hist, double* psum,          \
+      double* sums, int64_t nbins, int32_t num_threads);                                       \
+  TM_API int32_t tm_curves_binary_##tn##_##sn##_w(                                             \
+      const T* target, const F* scores, const double* weight, int64_t n, int32_t has_ignore,   \
+      int64_t ignore_index, const int64_t* layout, int32_t logits, double eps, double* hist,   \
+      double* psum, double* sums, int64_t nbins, int32_t num_threads);
+TM_LABEL_SCORE_PAIRS(TM_DECL_CURVES_BINARY)
+/* ---- END curves block ----------------------------------------------------------------------- */
+
+/* ==== BEGIN estimation (CBPE): expected confusion counts from scores, no labels ================
+ * Contract: python/tallyml/estimation/_kernels_numpy.py; kernels in csrc/src/expected.hpp.
+ * Every output is float64 and caller-owned; nothing is added unless the whole batch is valid.
+ * On bad data the functions return TM_ERR_VALUE and fill err[3] = {code, row, col} (code 1: not
+ * finite, 2: outside [0, 1], 3: multiclass row sum off by more than sum_tol; col -1 for a 1-D
+ * argument or a row); tm_last_error() holds a short message. Single-threaded; thread-safe for
+ * distinct outputs. Calibration: mode 0 none, 1 step table of table_len bins, 2 linear table of
+ * table_len nodes (one row of table_len per class/label for multiclass and multilabel).
+ */
+
+/**
+ * tm_expected_binary_<F>: scores (n,), prediction (double)score >= cut, probability the score
+ * (logits = 0, must lie in [0, 1]) or sigmoid(score), then calibrated.
+ * @param[in,out] state (2, 2) expected counts [true][pred]; var (2,) per predicted column;
+ *                hist (3, num_bins) expected positives, negatives, variance per score bin
+ *                (may be NULL when num_bins = 0).
+ */
+#define TM_DECL_EXPECTED_BINARY(sn, F)                                                         \
+  TM_API int32_t tm_expected_binary_##sn(const F* scores, int64_t n, double cut, int32_t logits, \
+                                         const double* table, int64_t table_len, int32_t mode,   \
+                                         double* state, double* var, double* hist,               \
+                                         int64_t num_bins, int64_t* err);
+TM_DECL_EXPECTED_BINARY(f32, float)
+TM_DECL_EXPECTED_BINARY(f64, double)
+
+/**
+ * tm_expected_multiclass_<F>: scores (n, k) row-major; prediction the first argmax of the raw
+ * row; probabilities the row (logits = 0: values in [0, 1], sum within sum_tol of 1) or its
+ * softmax, calibrated per class and renormalised.
+ * @param[in,out] state (k, k) expected counts; moments (2, k, k): sum p_c^2 and sum p_c p_pred
+ *                per cell; hist (k, 3, num_bins) per class (may be NULL when num_bins = 0).
+ */
+#define TM_DECL_EXPECTED_MULTICLASS(sn, F)                                                      \
+  TM_API int32_t tm_expected_multiclass_##sn(                                                   \
+      const F* scores, int64_t n, int64_t k, int32_t logits, double sum_tol, const double* table, \
+      int64_t table_len, int32_t mode, double* state, double* moments, double* hist,             \
+      int64_t num_bins, int64_t* err);
+TM_DECL_EXPECTED_MULTICLASS(f32, float)
+TM_DECL_EXPECTED_MULTICLASS(f64, double)
+
+/**
+ * tm_expected_multilabel_<F>: scores (n, l) row-major, every label as in tm_expected_binary_*.
+ * @param[in,out] state (l, 2, 2); var (l, 2); subset (2,) expected subset accuracy sum and its
+ *                variance sum; hist (l, 3, num_bins) (may be NULL when num_bins = 0).
+ */
+#define TM_DECL_EXPECTED_MULTILABEL(sn, F)                                                      \
+  TM_API int32_t tm_expected_multilabel_##sn(                                                   \
+      const F* scores, int64_t n, int64_t l, double cut, int32_t logits, const double* table,    \
+      int64_t table_len, int32_t mode, double* state, double* var, double* subset, double* hist, \
+      int64_t num_bins, int64_t* err);
+TM_DECL_EXPECTED_MULTILABEL(f32, float)
+TM_DECL_EXPECTED_MULTILABEL(f64, double)
+/* ==== END estimation ============================================================================ */
+
 #ifdef __cplusplus
 }
 #endif

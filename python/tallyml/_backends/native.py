@@ -7,6 +7,8 @@ library.
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from .. import _native
@@ -20,6 +22,7 @@ __all__ = [
     "multilabel_scores",
 ]
 
+
 # numpy dtype.char -> ABI suffix. bool is passed as uint8 (numpy stores it as 0/1 bytes).
 _LABEL_CHARS = {"?": "u8", "B": "u8", "b": "i8", "h": "i16", "i": "i32", "l": "i64", "q": "i64"}
 _SCORE_CHARS = {"f": "f32", "d": "f64"}
@@ -28,7 +31,11 @@ for _c, _s in list(_LABEL_CHARS.items()):  # 'l' vs 'q' naming of int64 differs 
         del _LABEL_CHARS[_c]
 
 _address = _native.address
+_fb = _native.from_buffer
+_ao = _native.addressof
 _tables: dict[str, dict] | None = None
+_tables_lock = threading.Lock()
+
 
 def _build_tables() -> dict[str, dict]:
     """family -> {(target char, preds char, weighted): ctypes function}."""
@@ -46,20 +53,29 @@ def _build_tables() -> dict[str, dict]:
         tables[family] = table
     return tables
 
+
 def _fn(family, target, preds, weight):
-    global _tables
     tables = _tables
     if tables is None:
-        tables = _tables = _build_tables()
-    try:
-        return tables[family][(target.dtype.char, preds.dtype.char, weight is not None)]
-    except KeyError:
+        tables = _load_tables()
+    fn = tables[family].get((target.dtype.char, preds.dtype.char, weight is not None))
+    if fn is None:
         kind = "scores" if family.endswith("scores") else "labels"
         raise TypeError(
             f"native backend: unsupported dtypes for {family}: target {target.dtype}, "
             f"preds {preds.dtype} (target: bool/uint8/int8/int16/int32/int64; preds: "
             + ("float32/float64" if kind == "scores" else "the same label dtypes") + ")"
-        ) from None
+        )
+    return fn
+
+
+def _load_tables():
+    global _tables
+    with _tables_lock:
+        if _tables is None:
+            _tables = _build_tables()
+    return _tables
+
 
 def binary_labels(target, preds, weight, ignore_index, state, num_threads=0):
     n = target.shape[0]
@@ -67,13 +83,17 @@ def binary_labels(target, preds, weight, ignore_index, state, num_threads=0):
         return
     fn = _fn("binary_labels", target, preds, weight)
     has, ign = (0, 0) if ignore_index is None else (1, int(ignore_index))
+    try:  # writable arrays: the cheap route; read-only ones fall back below
+        pt, pp, ps = _ao(_fb(target)), _ao(_fb(preds)), _ao(_fb(state))
+    except (TypeError, ValueError):
+        pt, pp, ps = _address(target), _address(preds), _address(state)
     if weight is None:
-        rc = fn(_address(target), _address(preds), n, has, ign, _address(state), num_threads)
+        rc = fn(pt, pp, n, has, ign, ps, num_threads)
     else:
-        rc = fn(_address(target), _address(preds), _address(weight), n, has, ign,
-                _address(state), num_threads)
+        rc = fn(pt, pp, _address(weight), n, has, ign, ps, num_threads)
     if rc:
         _native.raise_for(rc)
+
 
 def binary_scores(target, scores, threshold, weight, ignore_index, state, num_threads=0):
     n = target.shape[0]
@@ -81,14 +101,17 @@ def binary_scores(target, scores, threshold, weight, ignore_index, state, num_th
         return
     fn = _fn("binary_scores", target, scores, weight)
     has, ign = (0, 0) if ignore_index is None else (1, int(ignore_index))
+    try:
+        pt, pp, ps = _ao(_fb(target)), _ao(_fb(scores)), _ao(_fb(state))
+    except (TypeError, ValueError):
+        pt, pp, ps = _address(target), _address(scores), _address(state)
     if weight is None:
-        rc = fn(_address(target), _address(scores), n, threshold, has, ign, _address(state),
-                num_threads)
+        rc = fn(pt, pp, n, threshold, has, ign, ps, num_threads)
     else:
-        rc = fn(_address(target), _address(scores), _address(weight), n, threshold, has, ign,
-                _address(state), num_threads)
+        rc = fn(pt, pp, _address(weight), n, threshold, has, ign, ps, num_threads)
     if rc:
         _native.raise_for(rc)
+
 
 def _multiclass(family, target, preds, weight, ignore_index, state, seen, num_threads):
     n = target.shape[0]
@@ -107,13 +130,16 @@ def _multiclass(family, target, preds, weight, ignore_index, state, seen, num_th
     if rc:
         _native.raise_for(rc)
 
+
 def multiclass_labels(target, preds, weight, ignore_index, state, seen, num_threads=0):
     _multiclass("multiclass_labels", target, preds, weight, ignore_index, state, seen,
                 num_threads)
 
+
 def multiclass_scores(target, scores, weight, ignore_index, state, seen, num_threads=0):
     _multiclass("multiclass_scores", target, scores, weight, ignore_index, state, seen,
                 num_threads)
+
 
 def _multilabel(family, target, preds, threshold, weight, state, samples, num_threads):
     n = target.shape[0]
@@ -131,8 +157,10 @@ def _multilabel(family, target, preds, threshold, weight, state, samples, num_th
     if rc:
         _native.raise_for(rc)
 
+
 def multilabel_labels(target, preds, weight, state, samples, num_threads=0):
     _multilabel("multilabel_labels", target, preds, None, weight, state, samples, num_threads)
+
 
 def multilabel_scores(target, scores, threshold, weight, state, samples, num_threads=0):
     _multilabel("multilabel_scores", target, scores, threshold, weight, state, samples,

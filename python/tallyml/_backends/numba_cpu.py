@@ -17,6 +17,10 @@ reference's ``bincount`` does. Small batches with a large state (fewer samples t
 validated first and then counted straight into the state instead, which avoids zeroing a large
 partial per call; their weighted bins can differ from the reference in the last bit.
 
+Concurrency: the kernels release the GIL, and adding a batch's partial into the state is not
+atomic, so calls that share one state array must be serialised by the caller (the metric
+object's lock); calls on different states run in parallel.
+
 Importing this module imports numba (~0.3 s); ``tallyml._backends.load`` imports it lazily.
 """
 from __future__ import annotations
@@ -646,17 +650,22 @@ def binary_scores(target, scores, threshold, weight, ignore_index, state, num_th
 def _multiclass(target, preds, scores_mode, weight, ignore_index, state, seen, num_threads):
     n = target.shape[0]
     k = state.shape[0]
-    _check_shape("state", state, (k, k))
-    _check_len("preds", preds, n)
-    if scores_mode:
-        _check_shape("preds", preds, (n, k))
+    # one combined test on the hot path; the _check_* calls name the culprit
+    if (state.shape != (k, k) or target.ndim != 1
+            or preds.shape != ((n, k) if scores_mode else (n,))
+            or (weight is not None and weight.shape != (n,))
+            or (seen is not None and seen.shape != (k,))):
+        _check_shape("state", state, (k, k))
+        _check_shape("target", target, (n,))
+        _check_shape("preds", preds, (n, k) if scores_mode else (n,))
+        if weight is not None:
+            _check_shape("sample_weight", weight, (n,))
+        if seen is not None:
+            _check_shape("seen", seen, (k,))
     if weight is not None:
-        _check_len("sample_weight", weight, n)
         _check_weighted_state(state)
-    if seen is not None:
-        _check_shape("seen", seen, (k,))
     w, has_w = _weight_args(weight)
-    ig, has_ig = _ignore_args(ignore_index)
+    ig, has_ig = (0, False) if ignore_index is None else _ignore_args(ignore_index)
     s, has_seen = (_NO_SEEN, False) if seen is None else (seen, True)
     elements = n * k if scores_mode else n
     nchunks, threads = _plan(n, elements, k * k, num_threads)

@@ -11,6 +11,9 @@ import sys
 # subcommand -> module that owns it (imported only when chosen)
 _COMMANDS = {
     "eval": ("tallyml.cli.eval", "classification report of stored targets and predictions"),
+    "demo": ("tallyml.cli.demo", "train, serve, drift and retrain a model while tallyml watches it"),
+    "dashboard": ("tallyml.cli.dashboard", "write a Grafana dashboard for a tallyml Prometheus exporter"),
+    "monitor": ("tallyml.cli.monitor", "watch prediction files or stdin: metrics, drift, alerts, /metrics"),
 }
 
 

@@ -28,7 +28,31 @@ from .classification import (
 )
 from .report import classification_report
 
+# ---- curves block: exact threshold-sweep and probabilistic drop-ins (tallyml.curves.exact) ----
+from ..curves.exact import (
+    average_precision_score,
+    brier_score_loss,
+    calibration_curve,
+    det_curve,
+    log_loss,
+    precision_recall_curve,
+    roc_auc_score,
+    roc_curve,
+    top_k_accuracy_score,
+)
+
 __all__ = [
+    # curves block
+    "average_precision_score",
+    "brier_score_loss",
+    "calibration_curve",
+    "det_curve",
+    "log_loss",
+    "precision_recall_curve",
+    "roc_auc_score",
+    "roc_curve",
+    "top_k_accuracy_score",
+    # confusion-count metrics
     "accuracy_score",
     "balanced_accuracy_score",
     "classification_report",

@@ -28,7 +28,8 @@ def _weighted_support(tg, labels):
 
         def column_sums(indicator):
             rows, cols = np.nonzero(indicator)
-            return np.bincount(cols, weights=w[rows], minlength=num)
+            # float even when empty: bincount of no entries returns int64 despite weights
+            return np.bincount(cols, weights=w[rows], minlength=num).astype(np.float64, copy=False)
 
         tp, true_sum = column_sums(true & pred), column_sums(true)
         return tp + (true_sum - tp)
@@ -38,7 +39,7 @@ def _weighted_support(tg, labels):
         full, pos, size = union_labels(labels, tg.classes)
     t_idx, p_idx = encode(tg.true, full), encode(tg.pred, full)
     right = t_idx == p_idx
-    tp = np.bincount(t_idx[right], weights=w[right], minlength=size)
+    tp = np.bincount(t_idx[right], weights=w[right], minlength=size).astype(np.float64, copy=False)
     true_sum = np.bincount(t_idx, weights=w, minlength=size)
     support = tp + (true_sum - tp)
     return support if pos is None else support[pos]
