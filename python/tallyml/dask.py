@@ -5,16 +5,26 @@ never by ``import tallyml``.
 """
 from __future__ import annotations
 
+import re
+
 __all__ = ["evaluate"]
 
 
-def _count_block(template, target, preds, weight):
-    """One partition's state, counted with the normal kernels on the worker."""
+_ROW = re.compile(r"^(\w+)\[(\d+)")
+
+
+def _count_block(template, offset, target, preds, weight):
+    """One partition's state, counted with the normal kernels on the worker. A bad value is
+    reported at its row in the whole array (the partition starts at row ``offset``)."""
     m = template._empty_like()
-    if weight is None:
-        m.update(target, preds)
-    else:
-        m.update(target, preds, sample_weight=weight)
+    try:
+        if weight is None:
+            m.update(target, preds)
+        else:
+            m.update(target, preds, sample_weight=weight)
+    except ValueError as e:
+        msg = _ROW.sub(lambda g: f"{g.group(1)}[{int(g.group(2)) + offset}", str(e), count=1)
+        raise ValueError(msg) from None
     return m
 
 
@@ -84,8 +94,9 @@ def evaluate(target, preds, template, sample_weight=None, *, split_every: int = 
     tpl = dask.delayed(template._empty_like(), pure=True)
     count = dask.delayed(_count_block, pure=True)
     merge = dask.delayed(_merge, pure=True)
-    states = [count(tpl, tb, pb, wb) for tb, pb, wb in
-              zip(blocks(t), blocks(p), blocks(w) if w is not None else [None] * len(rows))]
+    offsets = [sum(rows[:i]) for i in range(len(rows))]
+    states = [count(tpl, off, tb, pb, wb) for off, tb, pb, wb in
+              zip(offsets, blocks(t), blocks(p), blocks(w) if w is not None else [None] * len(rows))]
     if not states:
         states = [tpl]
     while len(states) > 1:

@@ -295,6 +295,7 @@ class SlotWorker:
         self._header = slots._header(index)
         for attr, view in self._views.items():
             setattr(obj, attr, view)
+        obj._float = slots.weighted
         obj._count = int(self._header[0])  # a taken-over slot continues its count
         self._obj = obj
         self._weighted = slots.weighted

@@ -53,7 +53,7 @@ _ROW_IN_MESSAGE = re.compile(r"^(\w+)\[(\d+)")
 
 # ---------------------------------------------------------------- the metric-object protocol
 # Metric objects (metrics/_base.py) provide these hooks; the fallbacks keep any object with
-# update/merge/reset and state_dict/load_state_dict usable.
+# update/merge/reset usable.
 def _empty_like(obj):
     fn = getattr(obj, "_empty_like", None)
     if fn is not None:
@@ -63,17 +63,12 @@ def _empty_like(obj):
     return out
 
 
-def _save_state(obj):
-    fn = getattr(obj, "_save_state", None)
-    return fn() if fn is not None else obj.state_dict()
-
-
-def _restore_state(obj, saved):
-    fn = getattr(obj, "_restore_state", None)
+def _add(dst, src):
+    fn = getattr(dst, "_add_from", None)
     if fn is not None:
-        fn(saved)
+        fn(src)
     else:
-        obj.load_state_dict(saved)
+        dst.merge(src)
 
 
 def _check_template(template, name="template"):
@@ -173,6 +168,7 @@ class Windowed:
         self._mode, self._length, self._buckets = mode, length, buckets
         self._template = _empty_like(template)
         self._lock = threading.Lock()
+        self.update = getattr(self, "_update_" + mode)
         self._reset()
 
     def _reset(self):
@@ -180,7 +176,7 @@ class Windowed:
         self._slots = [_empty_like(self._template) for _ in range(b)]
         self._ids = [None] * b        # bucket number held by each slot (None: none yet)
         self._closed = _empty_like(self._template)  # every count outside the current bucket
-        self._spare = _empty_like(self._template)   # the next bucket, counted before it is committed
+        self._pool = []                             # emptied bucket objects, for reuse
         self._probe = _empty_like(self._template)   # replays a failed split batch for its error
         self._cur = -1                # current bucket number (meaningful once _cur_obj is set)
         self._cur_obj = None
@@ -191,6 +187,17 @@ class Windowed:
         """Forget every count (window and total)."""
         with self._lock:
             self._reset()
+
+    def __getstate__(self):
+        # pickle (and copy.deepcopy) without the lock and the bound update method
+        d = self.__dict__.copy()
+        del d["_lock"], d["update"]
+        return d
+
+    def __setstate__(self, d):
+        self.__dict__.update(d)
+        self._lock = threading.Lock()
+        self.update = getattr(self, "_update_" + self._mode)
 
     # ------------------------------------------------------------ properties
     @property
@@ -219,57 +226,79 @@ class Windowed:
     # ------------------------------------------------------------ update
     def update(self, *args, **kwargs) -> None:
         """Count a batch (the template's ``update`` arguments) into the current bucket."""
-        mode = self._mode
-        if mode == "samples":
-            try:
-                n = _rows(args, kwargs)
-            except TypeError as exc:
-                with self._lock:
-                    self._raise_as_template(args, kwargs, exc)
+        # __init__ binds the mode's own method over this one (one dispatch less per call)
+        getattr(self, "_update_" + self._mode)(*args, **kwargs)
+
+    def _update_samples(self, *args, **kwargs):
+        try:
+            n = len(args[0] if args else kwargs.get("target"))
+        except TypeError as exc:
             with self._lock:
-                room = self._room
-                if 0 < n <= room:
-                    self._cur_obj.update(*args, **kwargs)
-                    self._room = room - n
-                    self._pos += n
-                elif n:
-                    self._split_update(n, args, kwargs)
-                else:  # empty batch: still checked
-                    (self._cur_obj or self._probe).update(*args, **kwargs)
-            return
+                self._raise_as_template(args, kwargs, TypeError(
+                    f"target must be an array or sequence of samples; got {exc}"))
         with self._lock:
-            if mode == "updates":
-                if self._room:
-                    self._cur_obj.update(*args, **kwargs)
-                    self._room -= 1
-                else:
-                    self._open_bucket(self._cur + 1, args, kwargs)
-                    self._room = self._size - 1
-                self._pos += 1
+            room = self._room
+            if 0 < n <= room:
+                self._cur_obj.update(*args, **kwargs)
+                self._room = room - n
+                self._pos += n
+            elif room == 0 and 0 < n <= self._size:  # starts a bucket and fits in it
+                self._open_bucket(self._cur + 1 if self._cur_obj is not None else 0, args, kwargs)
+                self._room = self._size - n
+                self._pos += n
+            elif n:
+                self._split_update(n, args, kwargs)
+            else:  # empty batch: still checked
+                (self._cur_obj or self._probe).update(*args, **kwargs)
+
+    def _update_updates(self, *args, **kwargs):
+        with self._lock:
+            if self._room:
+                self._cur_obj.update(*args, **kwargs)
+                self._room -= 1
             else:
-                j = math.floor(self._clock() / self._width)
-                if self._cur_obj is not None and j <= self._cur:
-                    self._cur_obj.update(*args, **kwargs)
-                else:
-                    self._open_bucket(j, args, kwargs)
+                self._open_bucket(self._cur + 1, args, kwargs)
+                self._room = self._size - 1
+            self._pos += 1
+
+    def _update_seconds(self, *args, **kwargs):
+        with self._lock:
+            j = math.floor(self._clock() / self._width)
+            if j <= self._cur and self._cur_obj is not None:
+                self._cur_obj.update(*args, **kwargs)
+            else:
+                self._open_bucket(j, args, kwargs)
+
+    def _take(self):
+        """An empty bucket object from the pool of recycled ones."""
+        return self._pool.pop() if self._pool else _empty_like(self._template)
+
+    def _recycle(self, obj):
+        obj.reset()
+        self._pool.append(obj)
 
     def _open_bucket(self, j, args, kwargs):
-        """Count a batch into a new bucket ``j``: into the spare first, so that a failed update
-        changes nothing; then close the current bucket and put the spare into the ring."""
-        spare = self._spare
-        spare.update(*args, **kwargs)
+        """Count a batch into a new bucket ``j``: into a fresh object first, so that a failed
+        update changes nothing; then close the current bucket and put the new one in the ring."""
+        obj = self._take()
+        try:
+            obj.update(*args, **kwargs)
+        except Exception:
+            self._recycle(obj)
+            raise
         if self._cur_obj is not None:
-            self._closed.merge(self._cur_obj)
+            _add(self._closed, self._cur_obj)
         k = j % self._buckets
         old = self._slots[k]
-        self._slots[k], self._ids[k] = spare, j
-        old.reset()  # its counts (an evicted bucket) are in closed already
-        self._spare = old
-        self._cur, self._cur_obj = j, spare
+        self._slots[k], self._ids[k] = obj, j
+        self._recycle(old)  # an evicted bucket: its counts are in closed already
+        self._cur, self._cur_obj = j, obj
 
     def _split_update(self, n, args, kwargs):
         """``samples`` windows: a batch that crosses bucket boundaries, counted piece by piece
-        (each row once) and rolled back as a whole when a piece fails."""
+        (each row once). Every piece that can fail is counted into an object nobody sees yet,
+        the current bucket's piece last; only then are the pieces committed (which cannot
+        fail), so a failure changes nothing."""
         cols = [np.asarray(a) for a in args]
         kw = dict(kwargs)
         if "target" in kw:
@@ -283,48 +312,52 @@ class Windowed:
                     "target and preds (and sample_weight) must have the same number of rows"))
 
         def piece(obj, a, b):
-            sub_args = [c[a:b] for c in cols]
             sub_kw = dict(kw)
             for key in ("target", "sample_weight"):
                 if sub_kw.get(key) is not None:
                     sub_kw[key] = sub_kw[key][a:b]
-            obj.update(*sub_args, **sub_kw)
+            obj.update(*[c[a:b] for c in cols], **sub_kw)
 
         size, nb = self._size, self._buckets
         pos0, room, cur = self._pos, self._room, self._cur
         last = (pos0 + n - 1) // size          # bucket of the last row
         keep_from = last - nb + 1              # oldest bucket still in the window afterwards
         first_new = max(cur + 1, keep_from)    # new buckets that enter the ring
-        touched = [self._closed] + ([self._cur_obj] if self._cur_obj is not None else [])
-        touched += [self._slots[j % nb] for j in range(first_new, last + 1)]
-        saved = [(obj, _save_state(obj)) for obj in touched]
-        saved_ids = list(self._ids)
+        evicted_end = max(room, keep_from * size - pos0)  # rows of buckets that leave at once
+        used = []
         try:
-            r = 0
-            if room:
-                piece(self._cur_obj, 0, room)
-                r = room
-            if self._cur_obj is not None:
-                self._closed.merge(self._cur_obj)
-            evicted_end = max(r, keep_from * size - pos0)  # rows of buckets that leave at once
-            if evicted_end > r:
-                piece(self._closed, r, evicted_end)
-                r = evicted_end
+            evicted = None
+            if evicted_end > room:
+                evicted = self._take()
+                used.append(evicted)
+                piece(evicted, room, evicted_end)
+            fresh, r = [], evicted_end
             for j in range(first_new, last + 1):
-                k = j % nb
-                obj = self._slots[k]
-                obj.reset()
-                self._ids[k] = j
+                obj = self._take()
+                used.append(obj)
                 end = min(n, (j + 1) * size - pos0)
                 piece(obj, r, end)
+                fresh.append((j, obj))
                 r = end
-                if j < last:
-                    self._closed.merge(obj)
+            if room:
+                piece(self._cur_obj, 0, room)  # all or nothing by itself
         except Exception as exc:
-            for obj, s in saved:
-                _restore_state(obj, s)
-            self._ids = saved_ids
+            for obj in used:
+                self._recycle(obj)
             self._raise_as_template(args, kwargs, exc)
+        closed = self._closed
+        if self._cur_obj is not None:
+            _add(closed, self._cur_obj)
+        if evicted is not None:
+            _add(closed, evicted)
+            self._recycle(evicted)
+        for j, obj in fresh:
+            k = j % nb
+            old = self._slots[k]
+            self._slots[k], self._ids[k] = obj, j
+            self._recycle(old)  # evicted: already in closed
+            if j < last:
+                _add(closed, obj)
         self._cur = last
         self._cur_obj = self._slots[last % nb]
         self._room = (last + 1) * size - (pos0 + n)
@@ -345,7 +378,7 @@ class Windowed:
     def _sum(self, objs):
         out = _empty_like(self._template)
         for obj in objs:
-            out.merge(obj)
+            _add(out, obj)
         return out
 
     def window(self):
@@ -418,6 +451,15 @@ class Decayed:
         with self._lock:
             self._reset()
 
+    def __getstate__(self):
+        d = self.__dict__.copy()
+        del d["_lock"]
+        return d
+
+    def __setstate__(self, d):
+        self.__dict__.update(d)
+        self._lock = threading.Lock()
+
     @property
     def half_life(self) -> float:
         return self._half_life
@@ -474,7 +516,7 @@ class Decayed:
         """A new metric object with the decayed counts as of now."""
         with self._lock:
             out = _empty_like(self._template)
-            out.merge(self._acc)
+            _add(out, self._acc)
             if self._base is not None:
                 now = (self._pos - 1) if self._unit == "samples" else float(self._clock())
                 out._scale_counts(math.exp2(-(now - self._base) / self._half_life))

@@ -193,18 +193,35 @@ class _MetricsBase:
         """A new object of the same class and configuration with no counts."""
         return self._clone_empty()
 
-    def _save_state(self):
-        """An opaque copy of the counts, for ``_restore_state`` (rolling back a multi-step
-        update that failed half-way)."""
-        return self._snapshot()
-
-    def _restore_state(self, saved) -> None:
-        arrays, count = saved
+    def _add_from(self, other) -> None:
+        """Add ``other``'s counts into this object in place, without copies or compatibility
+        checks: for objects cloned from one template whose owner (a window) serialises every
+        update to both, so neither changes during the call."""
+        with other._lock:
+            other._flush()
+            theirs = [getattr(other, a) for a in self._array_attrs()]
+            count = other._count
+        floats = False
         with self._lock:
-            self._clear_pending()
-            for a, v in arrays.items():
-                setattr(self, a, None if v is None else v.copy())
-            self._count = count
+            self._flush()
+            for a, t in zip(self._array_attrs(), theirs):
+                if t is None:
+                    continue
+                mine = getattr(self, a)
+                if a == self._SEEN_ATTR:
+                    mine |= t
+                elif mine.dtype == t.dtype or mine.dtype == _F64:
+                    mine += t
+                else:  # int64 += float64: this object becomes weighted
+                    floats = True
+                    setattr(self, a, mine + t)
+            if floats:  # keep every count array of one dtype
+                for a in self._COUNT_ATTRS:
+                    v = getattr(self, a)
+                    if v is not None and v.dtype != _F64:
+                        setattr(self, a, v.astype(np.float64))
+                self._float = True
+            self._count += count
 
     def _scale_counts(self, factor: float) -> None:
         """Multiply every count by ``factor`` (in place; the counts become float64). Used by
@@ -215,6 +232,7 @@ class _MetricsBase:
                 v = getattr(self, a)
                 if v is not None:
                     setattr(self, a, v.astype(np.float64) * factor)
+            self._float = True
 
     def save(self, path) -> None:
         """Write the counts to a checkpoint file (crash-safe; see ``tallyml.persistence``)."""
