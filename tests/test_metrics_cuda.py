@@ -420,3 +420,17 @@ def test_backend_cuda_without_gpu_says_why():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert "REASON" in out.stdout and "NUMBA_ENABLE_CUDASIM=1" in out.stdout, out.stdout
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.int8, np.int64, np.float64])
+def test_count_equal_matches_numpy(dtype):
+    """The device-side count behind ignore_index and zero weights; 150 values span several
+    grid-stride rounds of the simulator's 2 x 32 grid."""
+    rng = _rng("count", np.dtype(dtype).name)
+    x = rng.integers(0, 3, 150).astype(dtype)
+    d = cuda.to_device(x)
+    values = [0.0, 1.0, 0.5] if np.dtype(dtype).kind == "f" else [0, 1, 2, -1, 2**70]
+    for v in values:
+        want = int(np.count_nonzero(x == v)) if abs(v) < 2**63 else 0
+        assert cuda_backend.count_equal(d, v) == want, v
+    assert cuda_backend.count_equal(cuda.to_device(x[:0]), 1 if dtype is not np.float64 else 1.0) == 0
