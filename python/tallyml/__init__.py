@@ -45,6 +45,8 @@ _LAZY = {
     "PrometheusExporter": "tallyml.export.prometheus",
     "TensorBoardWriter": "tallyml.export.tensorboard",
     "write_dashboard": "tallyml.export.grafana",
+    # GPU (the cuda backend; importing it does not import numba)
+    "CudaUnavailableError": "tallyml._backends.cuda",
 }
 
 __all__ = ["__version__", "TallymlWarning", "UndefinedMetricWarning", *_LAZY]

@@ -44,7 +44,11 @@ import importlib
 import os
 import threading
 
+#: host backends: inputs and state are numpy arrays
 BACKENDS = ("native", "numba", "numpy")
+#: device backends: state lives on a GPU, inputs may (see ``cuda``'s docstring)
+DEVICE_BACKENDS = ("cuda",)
+ALL_BACKENDS = BACKENDS + DEVICE_BACKENDS
 ENV_VAR = "TALLYML_BACKEND"
 
 _modules: dict[str, object] = {}
@@ -71,17 +75,20 @@ def load(name: str):
 
 
 def resolve(backend: str) -> str:
-    """Turn ``backend="auto"`` (or the TALLYML_BACKEND override) into a concrete name."""
-    if not isinstance(backend, str) or backend not in ("auto",) + BACKENDS + ("cuda",):
+    """Turn ``backend="auto"`` (or the TALLYML_BACKEND override) into a concrete name.
+
+    "auto" resolves to a host backend here; the metric objects move to "cuda" on their first
+    batch of device arrays (see ``tallyml.metrics._base``)."""
+    if not isinstance(backend, str) or backend not in ("auto",) + ALL_BACKENDS:
         raise ValueError(
             f"backend must be one of 'auto', 'native', 'numba', 'numpy', 'cuda'; got {backend!r}"
         )
     if backend == "auto":
         forced = os.environ.get(ENV_VAR, "").strip()
         if forced:
-            if forced not in BACKENDS + ("cuda",):
+            if forced not in ALL_BACKENDS:
                 raise ValueError(
-                    f"environment variable {ENV_VAR} must be one of {BACKENDS + ('cuda',)}; got {forced!r}"
+                    f"environment variable {ENV_VAR} must be one of {ALL_BACKENDS}; got {forced!r}"
                 )
             return forced
         return "native" if native_available() else "numba"

@@ -22,6 +22,7 @@ simulator, ``NUMBA_ENABLE_CUDASIM=1``) every call raises :class:`CudaUnavailable
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import threading
 
@@ -37,6 +38,9 @@ __all__ = [
     "to_device_state",
     "device_zeros",
     "to_host",
+    "is_device",
+    "device_view",
+    "count_equal",
     "binary_labels",
     "binary_scores",
     "multiclass_labels",
@@ -202,8 +206,20 @@ def _const(cu, name, values, dtype):
 # Arrays in and out
 
 
-def _is_device(x) -> bool:
+def is_device(x) -> bool:
+    """Whether ``x`` lives on a GPU: a numba device array (real or simulated) or anything
+    exposing ``__cuda_array_interface__``. Cheap, never imports numba."""
     return bool(getattr(x, "__cuda_ndarray__", False)) or hasattr(x, "__cuda_array_interface__")
+
+
+_is_device = is_device
+
+
+def device_view(x, name):
+    """A numba device array viewing ``x`` zero-copy (numpy dtype and shape readable), for a
+    device ``x``; host numpy arrays are copied to the device."""
+    cu, _ = _load()
+    return _as_device(cu, x, name)
 
 
 def _as_device(cu, x, name):
@@ -255,6 +271,59 @@ def to_host(state):
         return state.copy()
     cu, _ = _load()
     return _as_device(cu, state, "state").copy_to_host()
+
+
+# ---------------------------------------------------------------------------------------------
+# Counting equal values (ignored targets, zero weights) without copying the batch back
+
+
+_nbcuda = None  # numba.cuda, bound on first use: the simulator swaps module *globals* only
+
+
+@functools.lru_cache(maxsize=None)
+def _count_equal_kernel(as_label: bool):
+    global _nbcuda
+    from numba import cuda, types
+
+    _nbcuda = cuda
+
+    @cuda.jit
+    def _count_eq(x, value, out):
+        # per-thread count, one shared-memory add per thread, one global add per block
+        sh = _nbcuda.shared.array(1, types.int64)
+        tid = _nbcuda.threadIdx.x
+        if tid == 0:
+            sh[0] = 0
+        _nbcuda.syncthreads()
+        c = 0
+        for i in range(_nbcuda.grid(1), x.shape[0], _nbcuda.gridsize(1)):
+            v = np.int64(x[i]) if as_label else x[i]
+            if v == value:
+                c += 1
+        if c != 0:
+            _nbcuda.atomic.add(sh, 0, c)
+        _nbcuda.syncthreads()
+        if tid == 0 and sh[0] != 0:
+            _nbcuda.atomic.add(out, 0, sh[0])
+
+    return _count_eq
+
+
+def count_equal(x, value) -> int:
+    """How many entries of the 1-D array ``x`` equal ``value``: an int (labels, compared as
+    int64, e.g. ignore_index) or a float (weights). One launch and an 8-byte read-back."""
+    cu, _ = _load()
+    d = _as_device(cu, x, "x")
+    n = int(d.shape[0])
+    as_label = isinstance(value, (int, np.integer))
+    if n == 0 or (as_label and not _INT64_MIN <= int(value) <= _INT64_MAX):
+        return 0
+    out = cu.to_device(np.zeros(1, dtype=np.int64))
+    blocks, tpb = _launch_shape(cu, n)
+    val = np.int64(value) if as_label else np.float64(value)
+    with _launch_guard():
+        _count_equal_kernel(as_label)[blocks, tpb](d, val, out)
+    return int(out.copy_to_host()[0])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,9 +12,15 @@ and every read of the state, so concurrent ``update()`` calls never lose counts 
 never sees a half-added batch. The lock is dropped when pickling and recreated when unpickling.
 The scalar path (``update_one``) appends flat cell indices to a deque (atomic, no lock); every
 reader first flushes the deque into the counts under the lock.
+
+GPU: the arrays named in ``_DEVICE_ATTRS`` may live on the device (``self._on_device``; see
+``_device.py`` for the placement rules). Only ``update`` counts there; every other reader or
+writer (values, merge, state_dict, pickle, the scalar path's flush) works on host copies,
+brought over by ``_host_side()`` or ``_snapshot()``.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import deque
 
@@ -22,6 +28,7 @@ import numpy as np
 
 from .. import _backends
 from .. import _validate as V
+from . import _device
 
 __all__: list[str] = []  # private module
 
@@ -47,6 +54,8 @@ class _MetricsBase:
     _COUNT_ATTRS: tuple = ()
     _SEEN_ATTR = None
     _CONFIG: tuple = ()
+    #: count arrays (and masks) that move to the device; the rest stay on the host
+    _DEVICE_ATTRS: tuple = ("_state",)
 
     def _setup(self, zero_division, validate, backend):
         self._zero_division = V.zero_division(zero_division)
@@ -56,6 +65,7 @@ class _MetricsBase:
         self._be = _backends.load(self._backend_name)
         self._lock = threading.Lock()
         self._kernels = {}
+        self._on_device = self._backend_name == "cuda"
         self._reset_state()
 
     # ------------------------------------------------------------ state
@@ -65,6 +75,8 @@ class _MetricsBase:
         self._float = False
         self._count = 0
         self._clear_pending()
+        if self._on_device:
+            self._send_to_device()
 
     def _new_arrays(self) -> dict:
         raise NotImplementedError
@@ -83,7 +95,8 @@ class _MetricsBase:
         if n:
             # popleft, not a swap: an append racing with the flush stays for the next one
             idx = np.fromiter((pend.popleft() for _ in range(n)), dtype=np.intp, count=n)
-            np.add.at(self._state.reshape(-1), idx, 1)
+            with self._host_side():
+                np.add.at(self._state.reshape(-1), idx, 1)
             self._count += n
 
     def _push(self, flat_index):
@@ -122,7 +135,7 @@ class _MetricsBase:
         with self._lock:
             self._flush()
             arrays = {a: getattr(self, a) for a in self._array_attrs()}
-            arrays = {a: (None if v is None else v.copy()) for a, v in arrays.items()}
+            arrays = {a: (None if v is None else _host_copy(v)) for a, v in arrays.items()}
             return arrays, self._count
 
     def _array_attrs(self):
@@ -149,7 +162,7 @@ class _MetricsBase:
         return self
 
     def _add_arrays(self, arrays, count):
-        with self._lock:
+        with self._lock, self._host_side():
             self._flush()
             floats = any(arrays[a] is not None and arrays[a].dtype == _F64 for a in self._COUNT_ATTRS)
             new = {}
@@ -197,12 +210,12 @@ class _MetricsBase:
         """Add ``other``'s counts into this object in place, without copies or compatibility
         checks: for objects cloned from one template whose owner (a window) serialises every
         update to both, so neither changes during the call."""
-        with other._lock:
+        with other._lock, other._host_side():
             other._flush()
             theirs = [getattr(other, a) for a in self._array_attrs()]
             count = other._count
         floats = False
-        with self._lock:
+        with self._lock, self._host_side():
             self._flush()
             for a, t in zip(self._array_attrs(), theirs):
                 if t is None:
@@ -222,11 +235,23 @@ class _MetricsBase:
                         setattr(self, a, v.astype(np.float64))
                 self._float = True
             self._count += count
+    def _save_state(self):
+        """An opaque copy of the counts, for ``_restore_state`` (rolling back a multi-step
+        update that failed half-way)."""
+        return self._snapshot()
+
+    def _restore_state(self, saved) -> None:
+        arrays, count = saved
+        with self._lock, self._host_side():
+            self._clear_pending()
+            for a, v in arrays.items():
+                setattr(self, a, None if v is None else v.copy())
+            self._count = count
 
     def _scale_counts(self, factor: float) -> None:
         """Multiply every count by ``factor`` (in place; the counts become float64). Used by
         exponential decay; masks and the sample count are unchanged."""
-        with self._lock:
+        with self._lock, self._host_side():
             self._flush()
             for a in self._COUNT_ATTRS:
                 v = getattr(self, a)
@@ -263,7 +288,7 @@ class _MetricsBase:
         """Replace the counts by those of ``state`` (from ``state_dict()``); checks kind,
         configuration, shapes and dtypes first and changes nothing when they do not fit."""
         arrays, count = self._checked_state(state)
-        with self._lock:
+        with self._lock, self._host_side():
             self._clear_pending()
             for a, v in arrays.items():
                 setattr(self, a, v)
@@ -323,8 +348,9 @@ class _MetricsBase:
         self.__init__(**d["init"])
         if d["state"] is not None:
             arrays, count = d["state"]
-            for a, v in arrays.items():
-                setattr(self, a, v)
+            with self._host_side():
+                for a, v in arrays.items():
+                    setattr(self, a, v)
             self._float = self._state.dtype == _F64
             self._count = count
 
@@ -340,7 +366,95 @@ class _MetricsBase:
         args = ", ".join(f"{k}={v!r}" for k, v in self._init_args().items())
         return f"{type(self).__name__}({args})"
 
+    # ------------------------------------------------------------ device (GPU) state
+    def _send_to_device(self):
+        """Copy the host arrays of ``_DEVICE_ATTRS`` to the device (lock held or not yet shared)."""
+        be = _backends.load("cuda")
+        moved = {a: be.to_device_state(getattr(self, a)) for a in self._DEVICE_ATTRS
+                 if getattr(self, a) is not None}  # all copies made before any attribute changes
+        for a, v in moved.items():
+            setattr(self, a, v)
+
+    @contextlib.contextmanager
+    def _host_side(self):
+        """Lock held: inside the block the device arrays are host numpy arrays (copies), sent
+        back to the device on leaving it, also on error. Re-entrant; nothing on the host."""
+        if not self._on_device or type(self._state) is np.ndarray:
+            yield
+            return
+        be = _backends.load("cuda")
+        for a in self._DEVICE_ATTRS:
+            v = getattr(self, a)
+            if v is not None:
+                setattr(self, a, be.to_host(v))
+        try:
+            yield
+        finally:
+            self._send_to_device()
+
+    def _move_to_device(self):
+        """``backend="auto"``: the first device batch moves the state to the device for good."""
+        if self._backend_request != "auto":
+            raise ValueError(
+                f"{type(self).__name__} counts on the host (backend={self._backend_request!r}) and "
+                "cannot take CUDA device arrays: create it with backend='auto' or 'cuda', or copy "
+                "the arrays to the host")
+        with self._lock:
+            if self._on_device:
+                return
+            self._flush()
+            self._send_to_device()  # raises CudaUnavailableError (state unchanged) without a GPU
+            self._be = _backends.load("cuda")
+            self._backend_name = "cuda"
+            self._kernels.clear()  # cached host kernels must not see device state
+            self._on_device = True
+
+    def _update_device(self, target, preds, sample_weight) -> None:
+        """update() for a device batch, or any batch once the state lives on the device."""
+        device = _device.placement(target, preds, sample_weight)
+        if device:
+            if not self._on_device:
+                self._move_to_device()
+            target, preds, sample_weight = self._device_args(
+                *_device.views(target, preds, sample_weight))
+        else:
+            target, preds, sample_weight = self._host_args(target, preds, sample_weight)
+        if int(target.shape[0]) == 0:
+            return
+        self._count_device(target, preds, sample_weight, device)
+
+    def _device_args(self, target, preds, sample_weight):
+        """Shape and dtype checks of numba device views; returns them."""
+        raise NotImplementedError
+
+    def _host_args(self, target, preds, sample_weight):
+        """Host checks and conversions (as in update()); returns (target, preds, sample_weight)."""
+        raise NotImplementedError
+
+    def _count_device(self, target, preds, sample_weight, device) -> None:
+        raise NotImplementedError
+
+    def _n_ignored(self, target, device) -> int:
+        ignore = getattr(self, "_ignore_index", None)
+        if ignore is None:
+            return 0
+        if device:
+            return self._be.count_equal(target, ignore)
+        return int(np.count_nonzero(target == ignore))
+
+    def _float_copy(self, v):
+        """A float64 copy of a count array, on the side where it lives."""
+        if v is None or type(v) is np.ndarray:
+            return None if v is None else v.astype(np.float64)
+        return self._be.to_device_state(self._be.to_host(v).astype(np.float64))
+
     # ------------------------------------------------------------ helpers for subclasses
     def _check_empty(self, count):
         if count == 0:
             raise ValueError(f"{type(self).__name__} has no samples yet: call update() first")
+
+
+def _host_copy(v):
+    if type(v) is np.ndarray:
+        return v.copy()
+    return _backends.load("cuda").to_host(v)

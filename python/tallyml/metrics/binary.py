@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import _formulas as F
 from .. import _validate as V
+from . import _device as D
 from ._confusion import _ConfusionMetrics
 
 __all__ = ["BinaryMetrics"]
@@ -32,7 +33,9 @@ class BinaryMetrics(_ConfusionMetrics):
         sklearn's meaning; the default for every value method.
     validate : bool
         False skips the Python-side shape/dtype checks (the kernels still check values).
-    backend : "auto", "native", "numba" or "numpy"
+    backend : "auto", "native", "numba", "numpy" or "cuda"
+        "auto" counts on the host and moves the state to the GPU on the first batch of device
+        arrays (CuPy, PyTorch, numba); "cuda" keeps it there from the start (docs/gpu.md).
 
     ``update(target, preds)`` takes targets in {0, 1} and preds that are labels (bool or integer
     dtype) or scores (float dtype): the dtype decides, never the values. The state is a 2x2
@@ -100,6 +103,8 @@ class BinaryMetrics(_ConfusionMetrics):
                 and target.flags.c_contiguous and preds.flags.c_contiguous):
             entry = self._kernels.get((target.dtype, preds.dtype))
         if entry is None:
+            if self._on_device or D.any_device(target, preds, sample_weight):
+                return self._update_device(target, preds, sample_weight)
             target, preds, sample_weight, entry = self._prepare(target, preds, sample_weight)
         n = len(target)
         if n == 0:
@@ -166,6 +171,43 @@ class BinaryMetrics(_ConfusionMetrics):
                 for v in (0, 1):
                     if np.any(t == v) or np.any(p == v):
                         self._seen[v] = 1
+
+    # ------------------------------------------------------------ device path (see _base)
+    def _device_args(self, target, preds, sample_weight):
+        if self._validate:
+            D.check_ndim("target", target, 1, "1-D (n_samples,)")
+            D.check_ndim("preds", preds, 1, "1-D (n_samples,)")
+            D.check_labels("target", target)
+            D.check_preds("preds", preds)
+        D.check_rows(target, preds, sample_weight)
+        return target, preds, sample_weight
+
+    def _host_args(self, target, preds, sample_weight):
+        return self._prepare(target, preds, sample_weight)[:3]
+
+    def _count_device(self, target, preds, weight, device):
+        be = self._be
+        scores = preds.dtype.kind == "f"
+        fn = be.binary_scores if scores else be.binary_labels
+        args = (target, preds, self._cut) if scores else (target, preds)
+        ignore = self._ignore_index
+        counted = int(target.shape[0]) - self._n_ignored(target, device)
+        with self._lock:
+            if weight is None and not self._float:
+                fn(*args, None, ignore, self._state)
+            else:
+                if weight is None:  # float64 counts are only ever fed weights
+                    weight = np.ones(int(target.shape[0]))
+                state = self._state if self._float else self._float_copy(self._state)
+                fn(*args, weight, ignore, state)
+                self._state, self._float = state, True
+                if not self._seen.all():
+                    # labels of zero-weight samples: an unweighted count of the batch shows them
+                    tmp = be.device_zeros((2, 2), np.int64)
+                    fn(*args, None, ignore, tmp)
+                    cm = be.to_host(tmp)
+                    self._seen |= ((cm.sum(axis=0) + cm.sum(axis=1)) != 0).astype(np.uint8)
+            self._count += counted
 
     # ------------------------------------------------------------ values
     def confusion_matrix(self, normalize=None) -> np.ndarray:

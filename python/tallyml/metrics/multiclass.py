@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import _formulas as F
 from .. import _validate as V
+from . import _device as D
 from ._confusion import _ConfusionMetrics
 
 __all__ = ["MulticlassMetrics"]
@@ -40,6 +41,7 @@ class MulticlassMetrics(_ConfusionMetrics):
     _KIND = "multiclass"
     _CONFIG = ("num_classes", "ignore_index")
     _AVERAGES = ("macro", "micro", "weighted", None)
+    _DEVICE_ATTRS = ("_state", "_seen")
 
     def __init__(self, num_classes, *, labels="seen", ignore_index=None, zero_division="warn",
                  validate=True, backend="auto"):
@@ -90,6 +92,8 @@ class MulticlassMetrics(_ConfusionMetrics):
                 and target.flags.c_contiguous and preds.flags.c_contiguous):
             fn = self._kernels.get((target.dtype, preds.dtype))
         if fn is None:
+            if self._on_device or D.any_device(target, preds, sample_weight):
+                return self._update_device(target, preds, sample_weight)
             target, preds, sample_weight, fn = self._prepare(target, preds, sample_weight)
         n = len(target)
         if n == 0:
@@ -142,6 +146,46 @@ class MulticlassMetrics(_ConfusionMetrics):
         if preds.ndim == 1 and target.dtype in _LABELS and preds.dtype in _LABELS:
             self._kernels[(target.dtype, preds.dtype)] = fn  # the fast path is 1-D labels only
         return target, preds, sample_weight, fn
+
+    # ------------------------------------------------------------ device path (see _base)
+    def _device_args(self, target, preds, sample_weight):
+        k = self._num_classes
+        if self._validate:
+            D.check_ndim("target", target, 1, "1-D (n_samples,)")
+            D.check_labels("target", target)
+            if preds.ndim == 2:
+                if int(preds.shape[1]) != k:
+                    raise ValueError(
+                        f"preds scores must have shape (n_samples, {k}); got {tuple(preds.shape)}")
+                if D.check_preds("preds", preds) != "scores":
+                    raise TypeError(f"2-D preds must be float scores; got dtype {np.dtype(preds.dtype)}")
+            else:
+                D.check_ndim("preds", preds, 1, f"(n_samples,) labels or (n_samples, {k}) scores")
+                D.check_preds("preds", preds, allow_scores=False)
+        D.check_rows(target, preds, sample_weight)
+        return target, preds, sample_weight
+
+    def _host_args(self, target, preds, sample_weight):
+        return self._prepare(target, preds, sample_weight)[:3]
+
+    def _count_device(self, target, preds, weight, device):
+        fn = self._be.multiclass_scores if preds.ndim == 2 else self._be.multiclass_labels
+        ignore = self._ignore_index
+        counted = int(target.shape[0]) - self._n_ignored(target, device)
+        with self._lock:
+            if weight is None and not self._float:
+                fn(target, preds, None, ignore, self._state, None)
+            else:
+                if weight is None:  # float64 counts are only ever fed weights
+                    weight = np.ones(int(target.shape[0]))
+                if not self._float:
+                    state = self._float_copy(self._state)
+                    seen = self._be.to_device_state(self._be.to_host(self._seen))
+                    fn(target, preds, weight, ignore, state, seen)
+                    self._state, self._seen, self._float = state, seen, True
+                else:
+                    fn(target, preds, weight, ignore, self._state, self._seen)
+            self._count += counted
 
     # ------------------------------------------------------------ values
     def confusion_matrix(self, normalize=None) -> np.ndarray:

@@ -10,6 +10,7 @@ from .. import _backends
 from .. import _formulas as F
 from .. import _validate as V
 from .._backends import reference as _ref
+from . import _device as D
 from ._base import _MetricsBase
 
 __all__ = ["MultilabelMetrics", "MAX_SAMPLES_LABELS"]
@@ -53,6 +54,7 @@ class MultilabelMetrics(_MetricsBase):
     _COUNT_ATTRS = ("_state", "_samples", "_exact")
     _SEEN_ATTR = "_zero_weight"
     _CONFIG = ("num_labels", "threshold", "logits")
+    _DEVICE_ATTRS = ("_state", "_samples")
 
     def __init__(self, num_labels, threshold=0.5, *, logits=False, zero_division="warn",
                  validate=True, backend="auto"):
@@ -61,6 +63,9 @@ class MultilabelMetrics(_MetricsBase):
         self._cut = V.threshold(threshold, self._logits)
         self._threshold = float(threshold)
         self._wide = self._num_labels > MAX_SAMPLES_LABELS
+        if self._wide and backend == "cuda":
+            raise ValueError(f"backend='cuda' needs num_labels <= {MAX_SAMPLES_LABELS} (the wide form "
+                             f"counts on the host); got num_labels={self._num_labels}")
         self._setup(zero_division, validate, backend)
 
     def _init_args(self):
@@ -91,6 +96,8 @@ class MultilabelMetrics(_MetricsBase):
     def update(self, target, preds, sample_weight=None) -> None:
         """Count a batch: ``target`` (N, L) in {0, 1}, ``preds`` (N, L) labels or scores,
         ``sample_weight`` None or (N,). On error nothing changes."""
+        if self._on_device or D.any_device(target, preds, sample_weight):
+            return self._update_device(target, preds, sample_weight)
         if self._validate:
             target, preds, sample_weight = self._prepare(target, preds, sample_weight)
         else:
@@ -160,6 +167,56 @@ class MultilabelMetrics(_MetricsBase):
         target = V.labels("target", target, _LABELS)
         preds = V.scores("preds", preds) if preds.dtype.kind == "f" else V.labels("preds", preds, _LABELS)
         return target, preds, V.sample_weight(sample_weight, target.shape[0])
+
+    # ------------------------------------------------------------ device path (see _base)
+    def _move_to_device(self):
+        if self._wide:
+            raise ValueError(
+                f"MultilabelMetrics with num_labels > {MAX_SAMPLES_LABELS} counts on the host "
+                f"(got {self._num_labels}): pass host arrays")
+        super()._move_to_device()
+
+    def _device_args(self, target, preds, sample_weight):
+        n_labels = self._num_labels
+        want = f"2-D (n_samples, {n_labels})"
+        for name, x in (("target", target), ("preds", preds)):
+            if x.ndim != 2 or int(x.shape[1]) != n_labels:
+                raise ValueError(f"{name} must be {want}; got an array of shape {tuple(x.shape)}")
+        if self._validate:
+            D.check_labels("target", target)
+            D.check_preds("preds", preds)
+        D.check_rows(target, preds, sample_weight)
+        return target, preds, sample_weight
+
+    def _host_args(self, target, preds, sample_weight):
+        if self._validate:
+            return self._prepare(target, preds, sample_weight)
+        target, preds = np.asarray(target), np.asarray(preds)
+        if sample_weight is not None:
+            sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
+        return target, preds, sample_weight
+
+    def _count_device(self, target, preds, weight, device):
+        n = int(target.shape[0])
+        scores = preds.dtype.kind == "f"
+        with self._lock:
+            if weight is None and not self._float:
+                self._count_batch(target, preds, scores, None, self._state, self._samples, None)
+            else:
+                if weight is None:  # float64 counts are only ever fed weights
+                    weight = np.ones(n)
+                if not self._float:
+                    state, samples = self._float_copy(self._state), self._float_copy(self._samples)
+                    self._count_batch(target, preds, scores, weight, state, samples, None)
+                    self._state, self._samples, self._float = state, samples, True
+                else:
+                    self._count_batch(target, preds, scores, weight, self._state, self._samples, None)
+                if not self._zero_weight[0]:
+                    zeros = (int(np.count_nonzero(weight == 0)) if type(weight) is np.ndarray
+                             else self._be.count_equal(weight, 0.0))
+                    if zeros:
+                        self._zero_weight[0] = 1
+            self._count += n
 
     # ------------------------------------------------------------ values
     def _read(self):
