@@ -8,7 +8,9 @@ scores the higher column ranks first, so the 0-based rank of the true class t is
 
 Backends: "numpy" runs the reference (``_backends.reference.multiclass_scores``, then the ranks
 with numpy); every other backend runs the fused numba kernel below (argmax, rank, checks and
-counting in one pass per row; no C++ entry point yet). Errors follow the backend contract
+counting in one pass per row; no C++ entry point yet). ``curves._backend.multiclass_topk``
+counts the same hits without the confusion matrix (a second pass); this module supersedes it
+for MulticlassMetrics. Errors follow the backend contract
 (first bad sample; target, then preds, then sample_weight; the same messages), and a failed call
 leaves every output as it was.
 """
@@ -33,20 +35,14 @@ def count(backend, target, scores, weight, ignore_index, state, seen, ks, hits):
         _count_numba(target, scores, weight, ignore_index, state, seen, ks, hits)
 
 
-def ranks(target, scores):
-    """0-based rank of each row's true class under sklearn's tie rule (numpy, for reference)."""
-    t = target.astype(np.int64)
-    st = scores[np.arange(len(t)), t][:, None]
-    cols = np.arange(scores.shape[1])[None, :]
-    return np.sum((scores > st) | ((scores == st) & (cols > t[:, None])), axis=1)
-
-
 def _count_reference(target, scores, weight, ignore_index, state, seen, ks, hits):
     from .._backends import reference
+    from ..curves._kernels_numpy import topk_ranks  # the tie rule, shared with the curves
 
     reference.multiclass_scores(target, scores, weight, ignore_index, state, seen)  # validates
-    keep = np.ones(len(target), bool) if ignore_index is None else target.astype(np.int64) != ignore_index
-    r = ranks(target[keep], scores[keep])
+    t = target.astype(np.int64)
+    keep = np.ones(len(t), bool) if ignore_index is None else t != ignore_index
+    r = topk_ranks(t[keep], scores[keep])
     w = np.ones(len(r)) if weight is None else weight[keep]
     for j, k in enumerate(ks):
         hit = r < k
