@@ -252,3 +252,30 @@ def test_all_zero_weights_give_nan():
     m = MulticlassMetrics(3, top_k=1, backend="numba")
     m.update([0, 1], np.eye(3)[[0, 2]], sample_weight=[0.0, 0.0])
     assert np.isnan(m.top_k_accuracy(1))
+
+
+def test_validate_false_and_non_contiguous_scores():
+    rng = np.random.default_rng(12)
+    y, s = _stream(rng, 120, 5)
+    wide = np.asfortranarray(s)  # not C-contiguous
+    m = MulticlassMetrics(5, top_k=[1, 2], validate=False, backend="numba")
+    m.update(y, wide)
+    assert m.top_k_accuracy(2) == pytest.approx(_oracle(y, s, 2), rel=1e-12)
+
+
+def test_threads_lose_no_hits():
+    import threading
+
+    rng = np.random.default_rng(13)
+    y, s = _stream(rng, 4000, 6)
+    m = MulticlassMetrics(6, top_k=[1, 3], backend="numba")
+    m.update(y[:1], s[:1])  # compile before the threads start
+    parts = np.array_split(np.arange(1, 4000), 8)
+    threads = [threading.Thread(target=m.update, args=(y[p], s[p])) for p in parts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert m.count == 4000
+    for k, v in m.top_k_accuracy().items():
+        assert v == pytest.approx(_oracle(y, s, k), rel=1e-12)
