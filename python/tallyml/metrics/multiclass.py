@@ -1,11 +1,14 @@
 """MulticlassMetrics: streaming multiclass metrics from a (K, K) confusion matrix."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import _formulas as F
 from .. import _validate as V
 from . import _device as D
+from . import _topk
 from ._confusion import _ConfusionMetrics
 
 __all__ = ["MulticlassMetrics"]
@@ -29,13 +32,19 @@ class MulticlassMetrics(_ConfusionMetrics):
         always uses the seen labels.
     ignore_index : int or None
         Samples whose target equals it are dropped entirely.
+    top_k : None, int or sequence of ints in [1, num_classes]
+        Also count top-k accuracy for these k (sklearn's ``top_k_accuracy_score`` with
+        ``labels=range(num_classes)``, ties ranked as it ranks them), in the same pass over the
+        scores as the confusion matrix. Such an object needs (N, K) scores: updates with (N,)
+        labels (and ``update_one``) raise ValueError, since labels carry no ranking.
     zero_division, validate, backend
         As for ``BinaryMetrics``.
 
     ``update(target, preds)``: ``preds`` are (N,) integer labels or (N, K) float scores (the
     prediction is the first maximum). State: a (K, K) confusion matrix, int64 until the first
     weighted update and float64 from then on, plus a (K,) uint8 ``seen`` mask that weighted
-    updates fill (labels of zero-weight samples do not show in the counts).
+    updates fill (labels of zero-weight samples do not show in the counts). With ``top_k``: a
+    (len(top_k),) hits array of the same dtype, merged, pickled and reset with the rest.
     """
 
     _KIND = "multiclass"
@@ -44,17 +53,26 @@ class MulticlassMetrics(_ConfusionMetrics):
     _DEVICE_ATTRS = ("_state", "_seen")
 
     def __init__(self, num_classes, *, labels="seen", ignore_index=None, zero_division="warn",
-                 validate=True, backend="auto"):
+                 validate=True, backend="auto", top_k=None):
         self._num_classes = V.positive_int("num_classes", num_classes, 2)
         self._labels = V.choice("labels", labels, ("seen", "all"))
         self._use_all = labels == "all"
         self._ignore_index = V.ignore_index(ignore_index)
+        self._top_k = _check_top_k(top_k, self._num_classes)
+        if self._top_k is not None:
+            # instance-level: objects without top_k keep the class's state layout and config
+            self._COUNT_ATTRS = ("_state", "_topk_hits")
+            self._CONFIG = type(self)._CONFIG + ("top_k",)
+            self._topk_ks = np.array(self._top_k, dtype=np.int64)
         self._setup(zero_division, validate, backend)
 
     def _init_args(self):
-        return {"num_classes": self._num_classes, "labels": self._labels,
+        args = {"num_classes": self._num_classes, "labels": self._labels,
                 "ignore_index": self._ignore_index, "zero_division": self._zero_division,
                 "validate": self._validate, "backend": self._backend_request}
+        if self._top_k is not None:
+            args["top_k"] = list(self._top_k)
+        return args
 
     @property
     def num_classes(self) -> int:
@@ -62,11 +80,27 @@ class MulticlassMetrics(_ConfusionMetrics):
 
     def _new_arrays(self):
         k = self._num_classes
-        return {"_state": np.zeros((k, k), dtype=np.int64), "_seen": np.zeros(k, dtype=np.uint8)}
+        out = {"_state": np.zeros((k, k), dtype=np.int64), "_seen": np.zeros(k, dtype=np.uint8)}
+        if self._top_k is not None:
+            out["_topk_hits"] = np.zeros(len(self._top_k), dtype=np.int64)
+        return out
+
+    @property
+    def top_k(self):
+        """The k values whose top-k accuracy is counted (sorted), or None."""
+        return None if self._top_k is None else list(self._top_k)
+
+    def _check_compatible(self, other, what: str):
+        if isinstance(other, MulticlassMetrics) and other._top_k != self._top_k:
+            raise ValueError(f"cannot {what}: top_k differs ({self._top_k!r} vs {other._top_k!r})")
+        super()._check_compatible(other, what)
 
     # ------------------------------------------------------------ scalar path
     def update_one(self, target, pred) -> None:
-        """Count one sample: integer ``target`` and integer ``pred`` labels. Unweighted."""
+        """Count one sample: integer ``target`` and integer ``pred`` labels. Unweighted. Refused
+        (ValueError) when ``top_k`` is configured: a label carries no ranking."""
+        if self._top_k is not None:
+            raise ValueError(_LABELS_NO_TOPK)
         if type(target) is not int:
             target = _scalar_label("target", target)
         if target == self._ignore_index:
@@ -85,6 +119,8 @@ class MulticlassMetrics(_ConfusionMetrics):
         """Count a batch. ``target`` (N,) labels in [0, K); ``preds`` (N,) labels or (N, K)
         scores; ``sample_weight`` None or (N,) non-negative finite weights. On error nothing
         changes."""
+        if self._top_k is not None:
+            return self._update_topk(target, preds, sample_weight)
         fn = None
         # fast path: contiguous 1-D label arrays of a dtype pair seen before
         if (sample_weight is None and type(target) is _ndarray and type(preds) is _ndarray
@@ -187,7 +223,68 @@ class MulticlassMetrics(_ConfusionMetrics):
                     fn(target, preds, weight, ignore, self._state, self._seen)
             self._count += counted
 
+    def _update_topk(self, target, preds, sample_weight):
+        if self._on_device or D.any_device(target, preds, sample_weight):
+            raise ValueError("top_k accuracy is counted on the host: copy device arrays to the host, "
+                             "or create the metric without top_k to count on the GPU")
+        target, preds, sample_weight, _ = self._prepare(target, preds, sample_weight)
+        if preds.ndim != 2:
+            raise ValueError(_LABELS_NO_TOPK)
+        n = len(target)
+        if n == 0:
+            return
+        if not self._validate:  # the kernel needs C-contiguous scores
+            preds = np.ascontiguousarray(preds)
+        ignore = self._ignore_index
+        counted = n if ignore is None else n - int(np.count_nonzero(target == ignore))
+        be, ks = self._backend_name, self._topk_ks
+        with self._lock:
+            if sample_weight is None and not self._float:
+                _topk.count(be, target, preds, None, ignore, self._state, None, ks, self._topk_hits)
+            else:
+                if sample_weight is None:  # float64 counts are only ever fed weights
+                    sample_weight = np.ones(n)
+                if not self._float:
+                    state = self._state.astype(np.float64)
+                    seen = self._seen.copy()
+                    hits = self._topk_hits.astype(np.float64)
+                    _topk.count(be, target, preds, sample_weight, ignore, state, seen, ks, hits)
+                    self._state, self._seen, self._topk_hits = state, seen, hits
+                    self._float = True
+                else:
+                    _topk.count(be, target, preds, sample_weight, ignore, self._state, self._seen,
+                                ks, self._topk_hits)
+            self._count += counted
+
     # ------------------------------------------------------------ values
+    def top_k_accuracy(self, k=None):
+        """Fraction (weight fraction) of samples whose true class is among the k highest scores:
+        sklearn's ``top_k_accuracy_score(..., k=k, labels=range(num_classes))``. ``k`` must be
+        one of ``top_k``; None gives a dict k -> value for every configured k. NaN when every
+        counted sample had zero weight (sklearn raises then)."""
+        if self._top_k is None:
+            raise ValueError("top_k_accuracy needs MulticlassMetrics(..., top_k=...)")
+        if k is not None:
+            if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
+                raise TypeError(f"k must be an int or None; got {k!r}")
+            if int(k) not in self._top_k:
+                raise ValueError(f"k = {k!r} was not configured; top_k is {self._top_k}")
+        arrays, count = self._snapshot()
+        self._check_empty(count)
+        total = arrays["_state"].sum()
+        hits = arrays["_topk_hits"]
+        values = {kk: (float(h / total) if total != 0 else math.nan)
+                  for kk, h in zip(self._top_k, hits.tolist())}
+        return values if k is None else values[int(k)]
+
+    def compute(self) -> dict:
+        """Every metric with its default arguments, in a dict; with ``top_k`` also
+        ``top_<k>_accuracy`` for each configured k."""
+        out = super().compute()
+        if self._top_k is not None:
+            out.update({f"top_{k}_accuracy": v for k, v in self.top_k_accuracy().items()})
+        return out
+
     def confusion_matrix(self, normalize=None) -> np.ndarray:
         """sklearn's ``confusion_matrix`` over ``label_set()`` (the seen labels, or all K)."""
         V.choice("normalize", normalize, (None, "true", "pred", "all"))
@@ -200,6 +297,29 @@ class MulticlassMetrics(_ConfusionMetrics):
         cm = arrays["_state"]
         seen = (arrays["_seen"] != 0) | (cm.sum(axis=0) != 0) | (cm.sum(axis=1) != 0)
         return cm, seen, count
+
+
+_LABELS_NO_TOPK = ("preds are labels, but top_k accuracy needs (n_samples, num_classes) scores: "
+                   "update this MulticlassMetrics(top_k=...) with scores")
+
+
+def _check_top_k(top_k, num_classes):
+    """None, or the sorted distinct k values, each an int in [1, num_classes]."""
+    if top_k is None:
+        return None
+    values = [top_k] if isinstance(top_k, (int, np.integer, bool, np.bool_)) else top_k
+    try:
+        values = list(values)
+    except TypeError:
+        raise TypeError(f"top_k must be None, an int or a sequence of ints; got {top_k!r}") from None
+    if not values:
+        raise ValueError("top_k must hold at least one k; got an empty sequence")
+    for v in values:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"top_k must be None, an int or a sequence of ints; got {top_k!r}")
+        if not 1 <= v <= num_classes:
+            raise ValueError(f"top_k values must be in [1, num_classes={num_classes}]; got {int(v)}")
+    return sorted({int(v) for v in values})
 
 
 def _scalar_label(name, v):
