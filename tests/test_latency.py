@@ -284,3 +284,29 @@ def test_reset():
     t = _tracker_of([0.1, 0.2])
     t.reset()
     assert t.count == 0 and t.snapshot()["predictions"] == 0
+
+
+def test_native_batch_kernel_bins_like_the_scalar_formula():
+    """The C++ batch kernel and the scalar record() path must agree bucket for bucket, also on
+    values lying exactly on or one ulp beside bucket edges."""
+    from tallyml import _native
+    from tallyml.monitoring import _loghist
+
+    if not _native.available():
+        pytest.skip("native library not built")
+    rng = np.random.default_rng(11)
+    edges = 10.0 ** ((np.arange(1, _loghist.NUM_BINS) - _loghist.OFFSET) / 240.0)
+    values = np.concatenate([
+        edges, np.nextafter(edges, 0), np.nextafter(edges, np.inf),
+        10.0 ** rng.uniform(-10, 6, 20000), [0.0, 0.0, 1e-12, 5e5],
+    ])
+    pos, counts, total, lo, hi = _loghist._count_batch_native(values)
+    assert pos == -1
+    expected = np.bincount([_loghist.bin_index(float(v)) for v in values], minlength=_loghist.NUM_BINS)
+    np.testing.assert_array_equal(counts, expected)
+    assert (lo, hi) == (values.min(), values.max())
+    assert total == pytest.approx(values.sum(), rel=1e-12)
+    bad = values.copy()
+    bad[777] = np.nan
+    bad[900] = -1.0
+    assert _loghist._count_batch_native(bad)[0] == 777

@@ -512,3 +512,32 @@ TM_LABEL_SCORE_PAIRS(TM_DEF_CURVES_BINARY)
 
 }  // extern "C"
 // ---- END curves block -----------------------------------------------------------------------
+
+// ==== BEGIN latency histogram (tallyml.monitoring.LatencyTracker) =================================
+#include "loghist.hpp"
+
+extern "C" {
+
+TM_API int32_t tm_loghist_f64(const double* values, int64_t n, double per_decade, int64_t offset,
+                              int64_t num_bins, int64_t* counts, double* stats, int64_t* bad) {
+  return guarded([&] {
+    if (!(need(counts, "counts") && need(stats, "stats") && need(bad, "bad") &&
+          non_negative(n, "n")) || (n > 0 && !need(values, "values")))
+      return int32_t(TM_ERR_ARGUMENT);
+    if (num_bins < 2 || offset < 1 || offset >= num_bins || !(per_decade > 0.0)) {
+      set_error("bad histogram layout: num_bins %lld, offset %lld, per_decade %g",
+                static_cast<long long>(num_bins), static_cast<long long>(offset), per_decade);
+      return int32_t(TM_ERR_ARGUMENT);
+    }
+    const LogHistLayout lay{per_decade, offset, num_bins - 1};
+    *bad = loghist_count(values, n, lay, counts, stats);
+    if (*bad >= 0) {
+      set_error("durations[%lld] is not a finite duration >= 0", static_cast<long long>(*bad));
+      return int32_t(TM_ERR_VALUE);
+    }
+    return int32_t(TM_OK);
+  });
+}
+
+}  // extern "C"
+// ==== END latency histogram =======================================================================

@@ -100,10 +100,16 @@ _ESTIMATION = {
 # ==== END estimation ==========================================================================
 
 
+# ---- latency histogram (tallyml.monitoring.latency): values, n, per_decade, offset, num_bins,
+# counts, stats, bad
+_LOGHIST = {"tm_loghist_f64": ((_P, _I64, _F64, _I64, _I64, _P, _P, _P), _I32)}
+
+
 def entry_points() -> dict[str, tuple[tuple, object]]:
     """Every exported function: name -> (argtypes, restype)."""
     table = dict(_SCALARS)
     table.update(_DRIFT)
+    table.update(_LOGHIST)
     for family, args in _ESTIMATION.items():
         for p in SCORE_TYPES:
             table[f"tm_{family}_{p}"] = (args, _I32)

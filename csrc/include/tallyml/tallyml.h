@@ -302,6 +302,21 @@ TM_DECL_EXPECTED_MULTILABEL(f32, float)
 TM_DECL_EXPECTED_MULTILABEL(f64, double)
 /* ==== END estimation ============================================================================ */
 
+/* ==== BEGIN latency histogram (tallyml.monitoring.LatencyTracker) ============================= */
+/**
+ * tm_loghist_f64: add n durations (seconds) into a log-bucketed histogram:
+ * bucket 0 for zero, else clamp(floor(log10(v) * per_decade) + offset, 1, num_bins - 1)
+ * (python/tallyml/monitoring/_loghist.py). Every value is checked first (finite, >= 0): on a bad
+ * one nothing is written, *bad is its position and TM_ERR_VALUE is returned.
+ * @param counts in/out, num_bins int64
+ * @param stats  in/out, 3 float64: sum (+=), min, max
+ * @param bad    out, first bad position or -1
+ * Thread safety: reentrant; one writer per histogram.
+ */
+TM_API int32_t tm_loghist_f64(const double* values, int64_t n, double per_decade, int64_t offset,
+                              int64_t num_bins, int64_t* counts, double* stats, int64_t* bad);
+/* ==== END latency histogram ================================================================== */
+
 #ifdef __cplusplus
 }
 #endif

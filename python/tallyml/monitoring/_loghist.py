@@ -76,6 +76,41 @@ def bin_counts(values: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
     return counts
 
 
+def _count_batch_numpy(values):
+    lo, hi = float(values.min()), float(values.max())
+    if not (lo >= 0.0 and hi < math.inf):  # NaN fails too
+        bad = ~(np.isfinite(values) & (values >= 0.0))
+        return int(np.flatnonzero(bad)[0]), None, 0.0, lo, hi
+    return -1, bin_counts(values), float(values.sum()), lo, hi
+
+
+def _count_batch_native(values):
+    from .. import _native
+
+    counts = np.zeros(NUM_BINS, dtype=np.int64)
+    stats = np.array([0.0, math.inf, -math.inf])
+    bad = np.zeros(1, dtype=np.int64)
+    addr = _native.address
+    rc = _native.function("tm_loghist_f64")(addr(values), values.size, float(BUCKETS_PER_DECADE),
+                                            OFFSET, NUM_BINS, addr(counts), addr(stats), addr(bad))
+    if rc == _native.ERR_VALUE:
+        return int(bad[0]), None, 0.0, 0.0, 0.0
+    if rc:
+        _native.raise_for(rc)
+    return -1, counts, float(stats[0]), float(stats[1]), float(stats[2])
+
+
+def count_batch(values: np.ndarray):
+    """Histogram a non-empty contiguous float64 batch in one call of the C++ core (numpy when the
+    library is unavailable): ``(bad_position or -1, counts, sum, min, max)``; nothing is counted
+    when a value is not a finite duration >= 0."""
+    from .. import _native
+
+    if _native.available():
+        return _count_batch_native(values)
+    return _count_batch_numpy(values)
+
+
 def order_statistics(counts: np.ndarray, ranks: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
     """Estimates of the sorted samples at 0-based ``ranks`` (integers in [0, n))."""
     cum = np.cumsum(counts)

@@ -164,15 +164,11 @@ class LatencyTracker:
             total_n = int(na.sum())
         if d.size == 0:
             return
-        lo, hi = float(d.min()), float(d.max())
-        if not (lo >= 0.0 and hi < _INF):  # NaN fails too
-            bad = ~(np.isfinite(d) & (d >= 0.0))
-            pos = int(np.flatnonzero(bad)[0])
+        pos, counts, total, lo, hi = _loghist.count_batch(d)
+        if pos >= 0:
             raise ValueError(
                 f"durations must be finite and >= 0; got {d[pos]!r} at position {pos}"
             )
-        counts = _loghist.bin_counts(d)
-        total = float(d.sum())
         with self._lock:
             self._view += counts
             self._sum += total
