@@ -1,0 +1,285 @@
+"""Machinery shared by the metric objects: backend choice, the lock, count arrays, merge,
+state_dict and pickling.
+
+State model (see DESIGN.md): every count lives in a small numpy array owned by the object.
+Counts are int64 while the stream is unweighted; the first update with ``sample_weight``
+converts every count array to float64 (exact for counts below 2**53) and they stay float64 from
+then on, also after merging with an int64 object. Merging adds counts, ORs ``seen`` masks and adds
+sample counts, which keeps it associative and commutative.
+
+Thread safety: one ``threading.Lock`` per object guards every write (the kernel call included)
+and every read of the state, so concurrent ``update()`` calls never lose counts and a reader
+never sees a half-added batch. The lock is dropped when pickling and recreated when unpickling.
+The scalar path (``update_one``) appends flat cell indices to a deque (atomic, no lock); every
+reader first flushes the deque into the counts under the lock.
+"""
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+import numpy as np
+
+from .. import _backends
+from .. import _validate as V
+
+__all__: list[str] = []  # private module
+
+_I64 = np.dtype(np.int64)
+_F64 = np.dtype(np.float64)
+_STATE_VERSION = 1
+#: scalar-path samples kept pending (flat indices) before they are added into the state
+_PENDING_MAX = 4096
+
+
+class _MetricsBase:
+    """Base of the stateful metric objects.
+
+    Subclasses set ``_KIND`` (the name in state_dict), ``_COUNT_ATTRS`` (attributes holding count
+    arrays: added on merge, converted to float64 by a weighted update), ``_SEEN_ATTR`` (a uint8
+    mask ORed on merge, or None), ``_CONFIG`` (attributes that must agree for merge and load),
+    and implement ``_new_arrays()`` (fresh zeroed arrays, as a dict attr -> array).
+
+    ``self._state`` is the main count array; ``self._float`` says whether the counts are
+    float64 (kept beside the arrays so that the hot path does not compare dtypes)."""
+
+    _KIND = "base"
+    _COUNT_ATTRS: tuple = ()
+    _SEEN_ATTR = None
+    _CONFIG: tuple = ()
+
+    def _setup(self, zero_division, validate, backend):
+        self._zero_division = V.zero_division(zero_division)
+        self._validate = V.flag("validate", validate)
+        self._backend_request = backend
+        self._backend_name = _backends.resolve(backend)
+        self._be = _backends.load(self._backend_name)
+        self._lock = threading.Lock()
+        self._kernels = {}
+        self._reset_state()
+
+    # ------------------------------------------------------------ state
+    def _reset_state(self):
+        for attr, arr in self._new_arrays().items():
+            setattr(self, attr, arr)
+        self._float = False
+        self._count = 0
+        self._clear_pending()
+
+    def _new_arrays(self) -> dict:
+        raise NotImplementedError
+
+    def _clear_pending(self):
+        pend = getattr(self, "_pend", None)
+        if pend is None:
+            self._pend = deque()
+        else:
+            pend.clear()
+
+    def _flush(self):
+        """Move the scalar path's pending flat indices into ``_state`` (lock held)."""
+        pend = self._pend
+        n = len(pend)
+        if n:
+            # popleft, not a swap: an append racing with the flush stays for the next one
+            idx = np.fromiter((pend.popleft() for _ in range(n)), dtype=np.intp, count=n)
+            np.add.at(self._state.reshape(-1), idx, 1)
+            self._count += n
+
+    def _push(self, flat_index):
+        """Scalar path: deque.append is atomic, so no lock is needed until the flush."""
+        pend = self._pend
+        pend.append(flat_index)
+        if len(pend) > _PENDING_MAX:
+            with self._lock:
+                self._flush()
+
+    def reset(self) -> None:
+        """Forget every count (configuration is kept)."""
+        with self._lock:
+            self._reset_state()
+
+    @property
+    def count(self) -> int:
+        """Number of samples counted so far (ignored samples excluded; zero-weight samples
+        included)."""
+        with self._lock:
+            self._flush()
+            return self._count
+
+    @property
+    def backend(self) -> str:
+        """The concrete kernel backend this object counts with."""
+        return self._backend_name
+
+    @property
+    def weighted(self) -> bool:
+        """True once a weighted update (or merge) converted the counts to float64."""
+        return self._float
+
+    def _snapshot(self):
+        """Copies of every array and the sample count, taken under the lock."""
+        with self._lock:
+            self._flush()
+            arrays = {a: getattr(self, a) for a in self._array_attrs()}
+            arrays = {a: (None if v is None else v.copy()) for a, v in arrays.items()}
+            return arrays, self._count
+
+    def _array_attrs(self):
+        return self._COUNT_ATTRS + ((self._SEEN_ATTR,) if self._SEEN_ATTR else ())
+
+    def _config(self) -> dict:
+        return {name: getattr(self, "_" + name) for name in self._CONFIG}
+
+    def _check_compatible(self, other, what: str):
+        if type(other) is not type(self):
+            raise ValueError(f"cannot {what} a {type(self).__name__} with a {type(other).__name__}")
+        mine, theirs = self._config(), other._config()
+        for name in self._CONFIG:
+            a, b = mine[name], theirs[name]
+            if not (a == b or (a != a and b != b)):
+                raise ValueError(f"cannot {what}: {name} differs ({a!r} vs {b!r})")
+
+    # ------------------------------------------------------------ merge
+    def merge(self, other):
+        """Add ``other``'s counts into this object (in place) and return self."""
+        self._check_compatible(other, "merge")
+        arrays, count = other._snapshot()
+        self._add_arrays(arrays, count)
+        return self
+
+    def _add_arrays(self, arrays, count):
+        with self._lock:
+            self._flush()
+            floats = any(arrays[a] is not None and arrays[a].dtype == _F64 for a in self._COUNT_ATTRS)
+            new = {}
+            for a in self._COUNT_ATTRS:
+                mine, theirs = getattr(self, a), arrays[a]
+                if mine is None:
+                    continue
+                if floats or mine.dtype == _F64:
+                    new[a] = mine.astype(np.float64) + theirs
+                else:
+                    new[a] = mine + theirs
+            for a, v in new.items():
+                setattr(self, a, v)
+            self._float = self._state.dtype == _F64
+            if self._SEEN_ATTR:
+                getattr(self, self._SEEN_ATTR)[:] |= arrays[self._SEEN_ATTR]
+            self._count += count
+
+    def __add__(self, other):
+        if not isinstance(other, _MetricsBase):
+            return NotImplemented
+        self._check_compatible(other, "add")
+        out = self._clone_empty()
+        out._add_arrays(*self._snapshot())
+        out._add_arrays(*other._snapshot())
+        return out
+
+    def __iadd__(self, other):
+        if not isinstance(other, _MetricsBase):
+            return NotImplemented
+        return self.merge(other)
+
+    def _clone_empty(self):
+        out = object.__new__(type(self))
+        out.__setstate__({"init": self._init_args(), "state": None})
+        return out
+
+    # ------------------------------------------------------------ state_dict / pickle
+    def _init_args(self) -> dict:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        """The counts as plain numpy arrays (copies) plus what identifies them."""
+        arrays, count = self._snapshot()
+        out = {"kind": self._KIND, "version": _STATE_VERSION, "config": self._config(), "count": count}
+        out.update({a.lstrip("_"): v for a, v in arrays.items()})
+        return out
+
+    def load_state_dict(self, state: dict) -> None:
+        """Replace the counts by those of ``state`` (from ``state_dict()``); checks kind,
+        configuration, shapes and dtypes first and changes nothing when they do not fit."""
+        arrays, count = self._checked_state(state)
+        with self._lock:
+            self._clear_pending()
+            for a, v in arrays.items():
+                setattr(self, a, v)
+            self._float = self._state.dtype == _F64
+            self._count = count
+
+    def _checked_state(self, state):
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict from state_dict(); got {type(state).__name__}")
+        if state.get("kind") != self._KIND:
+            raise ValueError(f"state['kind'] is {state.get('kind')!r}; this object needs {self._KIND!r}")
+        if state.get("version") != _STATE_VERSION:
+            raise ValueError(f"state['version'] is {state.get('version')!r}; expected {_STATE_VERSION}")
+        config = state.get("config")
+        mine = self._config()
+        if not isinstance(config, dict) or set(config) != set(mine):
+            raise ValueError(f"state config must have keys {sorted(mine)}; got {config!r}")
+        for name, a in mine.items():
+            b = config[name]
+            if not (a == b or (a != a and b != b)):
+                raise ValueError(f"state was saved with {name}={b!r}; this object has {name}={a!r}")
+        fresh = self._new_arrays()
+        arrays = {}
+        dtypes = set()
+        for a, ref in fresh.items():
+            v = state.get(a.lstrip("_"), "missing")
+            if ref is None:
+                if v is not None:
+                    raise ValueError(f"state[{a.lstrip('_')!r}] must be None for this object")
+                arrays[a] = None
+                continue
+            if not isinstance(v, np.ndarray):
+                raise ValueError(f"state[{a.lstrip('_')!r}] must be a numpy array; got {type(v).__name__}")
+            if v.shape != ref.shape:
+                raise ValueError(f"state[{a.lstrip('_')!r}] must have shape {ref.shape}; got {v.shape}")
+            if a == self._SEEN_ATTR:
+                if v.dtype != ref.dtype:
+                    raise ValueError(f"state[{a.lstrip('_')!r}] must have dtype {ref.dtype}; got {v.dtype}")
+            else:
+                if v.dtype not in (_I64, _F64):
+                    raise ValueError(f"state[{a.lstrip('_')!r}] must be int64 or float64; got {v.dtype}")
+                dtypes.add(v.dtype)
+            arrays[a] = np.array(v, copy=True, order="C")
+        if len(dtypes) > 1:
+            raise ValueError("state count arrays must all be int64 or all float64")
+        count = state.get("count")
+        if isinstance(count, (bool, np.bool_)) or not isinstance(count, (int, np.integer)) or count < 0:
+            raise ValueError(f"state['count'] must be a non-negative integer; got {count!r}")
+        return arrays, int(count)
+
+    def __getstate__(self):
+        arrays, count = self._snapshot()
+        return {"init": self._init_args(), "state": (arrays, count)}
+
+    def __setstate__(self, d):
+        # the backend is re-resolved: the unpickling process may lack the one we used
+        self.__init__(**d["init"])
+        if d["state"] is not None:
+            arrays, count = d["state"]
+            for a, v in arrays.items():
+                setattr(self, a, v)
+            self._float = self._state.dtype == _F64
+            self._count = count
+
+    def __copy__(self):
+        out = self._clone_empty()
+        out.__setstate__(self.__getstate__())
+        return out
+
+    def __deepcopy__(self, memo):
+        return self.__copy__()
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self._init_args().items())
+        return f"{type(self).__name__}({args})"
+
+    # ------------------------------------------------------------ helpers for subclasses
+    def _check_empty(self, count):
+        if count == 0:
+            raise ValueError(f"{type(self).__name__} has no samples yet: call update() first")

@@ -1,0 +1,220 @@
+"""BinaryMetrics: streaming binary classification metrics from a 2x2 confusion matrix."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import _formulas as F
+from .. import _validate as V
+from ._confusion import _ConfusionMetrics
+
+__all__ = ["BinaryMetrics"]
+
+_ndarray = np.ndarray
+_LABELS = V.BINARY_LABEL_DTYPES
+_SCORES = V.SCORE_DTYPES
+
+
+class BinaryMetrics(_ConfusionMetrics):
+    """Streaming binary classification metrics, equal to scikit-learn's on the whole stream.
+
+    Parameters
+    ----------
+    threshold : float in [0, 1]
+        A score is positive when ``score >= threshold`` (compared in float64).
+    logits : bool
+        Scores are logits: the threshold is moved to ``logit(threshold)``; data are never
+        transformed.
+    ignore_index : int or None
+        Samples whose target equals it are dropped entirely.
+    zero_division : "warn", 0, 1 or nan
+        sklearn's meaning; the default for every value method.
+    validate : bool
+        False skips the Python-side shape/dtype checks (the kernels still check values).
+    backend : "auto", "native", "numba" or "numpy"
+
+    ``update(target, preds)`` takes targets in {0, 1} and preds that are labels (bool or integer
+    dtype) or scores (float dtype): the dtype decides, never the values. The state is a 2x2
+    confusion matrix (rows: true label, columns: predicted), int64 until the first weighted
+    update, float64 from then on. ``average="binary"`` (the default) reports class 1;
+    ``confusion_matrix()`` always uses labels [0, 1]; other averages and per-class values use
+    the labels seen so far, like sklearn's default.
+    """
+
+    _KIND = "binary"
+    _CONFIG = ("threshold", "logits", "ignore_index")
+    _AVERAGES = ("binary", "micro", "macro", "weighted", None)
+
+    def __init__(self, threshold=0.5, *, logits=False, ignore_index=None, zero_division="warn",
+                 validate=True, backend="auto"):
+        self._logits = V.flag("logits", logits)
+        self._cut = V.threshold(threshold, self._logits)
+        self._threshold = float(threshold)
+        self._ignore_index = V.ignore_index(ignore_index)
+        self._setup(zero_division, validate, backend)
+
+    def _init_args(self):
+        return {"threshold": self._threshold, "logits": self._logits,
+                "ignore_index": self._ignore_index, "zero_division": self._zero_division,
+                "validate": self._validate, "backend": self._backend_request}
+
+    @property
+    def threshold(self) -> float:
+        return self._threshold
+
+    def _new_arrays(self):
+        return {"_state": np.zeros((2, 2), dtype=np.int64), "_seen": np.zeros(2, dtype=np.uint8)}
+
+    # ------------------------------------------------------------ scalar path
+    def update_one(self, target, pred) -> None:
+        """Count one sample: ``target`` 0/1 (int or bool), ``pred`` a label (int or bool) or a
+        score (float). Unweighted; a few hundred nanoseconds."""
+        if type(target) is not int:
+            target = _scalar_label("target", target)
+        if target == self._ignore_index:
+            return
+        if target != 0 and target != 1:
+            raise ValueError(f"target = {target} is outside [0, 2)")
+        tp = type(pred)
+        if tp is float:
+            if pred - pred != 0.0:  # nan or +-inf
+                raise ValueError(f"pred = {pred!r} is not finite")
+            p = 1 if pred >= self._cut else 0
+        elif tp is int or tp is bool:
+            if pred != 0 and pred != 1:
+                raise ValueError(f"pred = {pred} is outside [0, 2)")
+            p = int(pred)
+        else:
+            p = _scalar_pred(pred, self._cut)
+        self._push(target * 2 + p)
+
+    # ------------------------------------------------------------ batch path
+    def update(self, target, preds, sample_weight=None) -> None:
+        """Count a batch. ``target`` (N,) labels in {0, 1}; ``preds`` (N,) labels or scores;
+        ``sample_weight`` None or (N,) non-negative finite weights. On error nothing changes."""
+        entry = None
+        # fast path: contiguous 1-D arrays of a dtype pair seen before (checks cost ~1 us here)
+        if (sample_weight is None and type(target) is _ndarray and type(preds) is _ndarray
+                and target.ndim == 1 == preds.ndim and len(target) == len(preds)
+                and target.flags.c_contiguous and preds.flags.c_contiguous):
+            entry = self._kernels.get((target.dtype, preds.dtype))
+        if entry is None:
+            target, preds, sample_weight, entry = self._prepare(target, preds, sample_weight)
+        n = len(target)
+        if n == 0:
+            return
+        fn, scores = entry
+        ignore = self._ignore_index
+        counted = n if ignore is None else n - int(np.count_nonzero(target == ignore))
+        if sample_weight is None:
+            with self._lock:
+                if not self._float:
+                    if scores:
+                        fn(target, preds, self._cut, None, ignore, self._state)
+                    else:
+                        fn(target, preds, None, ignore, self._state)
+                    self._count += counted
+                    return
+            # float64 counts (after a weighted update) are only ever fed weights
+            sample_weight = np.ones(n)
+        self._update_weighted(entry, target, preds, sample_weight, counted)
+
+    def _prepare(self, target, preds, sample_weight):
+        if self._validate:
+            target = V.as_array("target", target)
+            preds = V.as_array("preds", preds)
+            V.ndim("target", target, (1,), "1-D (n_samples,)")
+            V.ndim("preds", preds, (1,), "1-D (n_samples,)")
+            V.same_length(target, preds)
+            target = V.labels("target", target, _LABELS)
+            if preds.dtype.kind == "f":
+                preds = V.scores("preds", preds)
+            else:
+                preds = V.labels("preds", preds, _LABELS)
+            sample_weight = V.sample_weight(sample_weight, target.shape[0])
+        else:
+            target, preds = np.asarray(target), np.asarray(preds)
+            if sample_weight is not None:
+                sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
+        scores = preds.dtype.kind == "f"
+        entry = (self._be.binary_scores if scores else self._be.binary_labels, scores)
+        if target.dtype in _LABELS and (preds.dtype in _LABELS or preds.dtype in _SCORES):
+            self._kernels[(target.dtype, preds.dtype)] = entry
+        return target, preds, sample_weight, entry
+
+    def _update_weighted(self, entry, target, preds, weight, counted):
+        fn, scores = entry
+        ignore = self._ignore_index
+        args = (target, preds, self._cut) if scores else (target, preds)
+        with self._lock:
+            self._flush()
+            if not self._float:
+                state = self._state.astype(np.float64)
+                fn(*args, weight, ignore, state)
+                self._state, self._float = state, True
+            else:
+                fn(*args, weight, ignore, self._state)
+            self._count += counted
+            if not self._seen.all():
+                # zero-weight samples leave no trace in the counts: record their labels
+                keep = slice(None) if ignore is None else (target != ignore)
+                t = target[keep]
+                p = preds[keep]
+                if scores:
+                    p = p.astype(np.float64) >= self._cut
+                for v in (0, 1):
+                    if np.any(t == v) or np.any(p == v):
+                        self._seen[v] = 1
+
+    # ------------------------------------------------------------ values
+    def confusion_matrix(self, normalize=None) -> np.ndarray:
+        """The 2x2 matrix over labels [0, 1] (sklearn's ``confusion_matrix(labels=[0, 1])``)."""
+        V.choice("normalize", normalize, (None, "true", "pred", "all"))
+        arrays, _ = self._snapshot()
+        return F.normalize_confusion(arrays["_state"], normalize)
+
+    def precision(self, average="binary", *, zero_division=None):
+        return super().precision(average, zero_division=zero_division)
+
+    def recall(self, average="binary", *, zero_division=None):
+        return super().recall(average, zero_division=zero_division)
+
+    def fbeta(self, beta, average="binary", *, zero_division=None):
+        return super().fbeta(beta, average, zero_division=zero_division)
+
+    def f1(self, average="binary", *, zero_division=None):
+        return super().f1(average, zero_division=zero_division)
+
+    def specificity(self, average="binary", *, zero_division=None):
+        return super().specificity(average, zero_division=zero_division)
+
+    def jaccard(self, average="binary", *, zero_division=None):
+        return super().jaccard(average, zero_division=zero_division)
+
+
+for _name in ("precision", "recall", "fbeta", "f1", "specificity", "jaccard"):
+    getattr(BinaryMetrics, _name).__doc__ = getattr(_ConfusionMetrics, _name).__doc__
+del _name
+
+
+def _scalar_label(name, v):
+    if isinstance(v, (bool, np.bool_)):
+        return int(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    raise TypeError(f"{name} must be an integer label; got {v!r} ({type(v).__name__})")
+
+
+def _scalar_pred(v, cut):
+    if isinstance(v, (bool, np.bool_, int, np.integer)):
+        p = int(v)
+        if p != 0 and p != 1:
+            raise ValueError(f"pred = {p} is outside [0, 2)")
+        return p
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        if not math.isfinite(f):
+            raise ValueError(f"pred = {f!r} is not finite")
+        return 1 if f >= cut else 0
+    raise TypeError(f"pred must be a label (int, bool) or a score (float); got {type(v).__name__}")
