@@ -11,6 +11,7 @@ import sys
 # subcommand -> module that owns it (imported only when chosen)
 _COMMANDS = {
     "eval": ("tallyml.cli.eval", "classification report of stored targets and predictions"),
+    "bench": ("tallyml.cli.bench", "throughput, per-call cost and import time on this machine"),
 }
 
 
