@@ -139,6 +139,9 @@ struct MulticlassKernel {
 
   // Rows of a staged sub-block: its indices stay in L1.
   static constexpr int64_t kSub = 1024;
+  // Histograms above this many cells (1 copy) leave L2: their cells are prefetched ahead.
+  static constexpr int64_t kBigBins = 32768;
+  static constexpr int64_t kHistAhead = 64;
 
   // Labels, unweighted, K <= kStagedMaxK: a vectorised pass computes the cell index of each row
   // of a sub-block and range-checks it (bad and ignored rows go to the trash bin), then the
@@ -153,6 +156,7 @@ struct MulticlassKernel {
     S* h1 = ncopies == 4 ? h0 + stride() : h0;
     S* h2 = ncopies == 4 ? h1 + stride() : h0;
     S* h3 = ncopies == 4 ? h2 + stride() : h0;
+    const bool big = bins() > kBigBins;
     uint32_t bad = 0;
     for (int64_t sb = b; sb < e; sb += kSub) {
       const int64_t se = std::min(e, sb + kSub), m = se - sb;
@@ -177,6 +181,12 @@ struct MulticlassKernel {
       const int64_t ahead = std::min<int64_t>(kSub, rows - se);
       int64_t i = 0;
       for (; i + 16 <= m; i += 16) {
+        if (big) {
+          // large histograms miss the cache: request the cells kHistAhead rows ahead
+          const int64_t r = i + kHistAhead;
+          if (r + 16 <= m)
+            for (int j = 0; j < 16; ++j) __builtin_prefetch(h0 + idx[r + j], 1);
+        }
         if (i < ahead) {
           for (int64_t o = i * int64_t(sizeof(T)); o < (i + 16) * int64_t(sizeof(T)); o += 64)
             __builtin_prefetch(nt + o);
