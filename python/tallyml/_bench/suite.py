@@ -162,8 +162,9 @@ def format_report(r: dict) -> str:
     lines += ["", f"two Python threads, two BinaryMetrics: {pt['one_thread_mpred_s']:.0f} M pred/s "
               f"on one thread, {pt['two_threads_mpred_s']:.0f} M pred/s on two "
               f"({pt['speedup']:.2f}x)", "", "per call (us):"]
+    lines[-1] = f"per call (us): {'wall':>30} {'cpu':>8}"
     for name, us in r["calls_us"].items():
-        lines.append(f"  {name:44} {us:8.2f}")
+        lines.append(f"  {name:44} {us['wall']:8.2f} {us['cpu']:8.2f}")
     imp = r["import_s"]
     lines += ["", f"import: numpy {imp['numpy'] * 1e3:.0f} ms, tallyml {imp['tallyml'] * 1e3:.0f} ms "
               f"(+{(imp['tallyml'] - imp['numpy']) * 1e3:.0f} ms over numpy)",
