@@ -393,6 +393,9 @@ template <class T, class P, class S, bool Scores>
 int run_multiclass(const T* t, const P* p, const double* w, int64_t n, int64_t k,
                    int32_t has_ignore, int64_t ignore_index, S* state, uint8_t* seen,
                    int32_t num_threads) {
+  // Weighted sums are added in row order on one thread, so that they equal the one-thread (and
+  // numpy) result bit for bit: the backend contract says results never depend on num_threads.
+  if constexpr (std::is_same_v<S, double>) num_threads = 1;
   const Ignore<T> ig(has_ignore, ignore_index);
   // Interleaved copies only for unweighted label counting with a small state (weighted sums
   // keep one copy so that each cell adds its weights in row order, as numpy does).

@@ -267,6 +267,8 @@ int run_multilabel(const T* t, const P* p, const double* w, int64_t n, int64_t l
                    double threshold, S* state, S* samples, int32_t num_threads) {
   P thr{};
   if constexpr (Scores) thr = score_threshold<P>(threshold);
+  // Weighted sums stay on one thread: bit-identical to the one-thread result (see binary.cpp).
+  if constexpr (std::is_same_v<S, double>) num_threads = 1;
   MultilabelKernel<T, P, S, Scores> k{t, p, w, l, thr, state, samples};
   return drive(k, n, std::max<int64_t>(l, 1), num_threads);
 }
