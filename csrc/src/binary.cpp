@@ -147,6 +147,9 @@ struct BinaryKernel {
 template <class T, class P, class S, bool Scores>
 int run_binary(const T* t, const P* p, const double* w, int64_t n, double threshold,
                int32_t has_ignore, int64_t ignore_index, S* state, int32_t num_threads) {
+  // Weighted sums are added in row order on one thread, so that they equal the one-thread (and
+  // numpy) result bit for bit: the backend contract says results never depend on num_threads.
+  if constexpr (std::is_same_v<S, double>) num_threads = 1;
   const Ignore<T> ig(has_ignore, ignore_index);
   P thr{};
   if constexpr (Scores) thr = score_threshold<P>(threshold);

@@ -1,9 +1,16 @@
 // Multiclass confusion counts (K x K) from labels or from row-wise argmax of scores.
-// Per block: a vectorised check pass (labels in range, scores finite, weights valid), then the
-// counting pass over the same rows while they are in L1. Large batches count into private
+// Unweighted counting (the common case) is fused: for labels, a vectorised pass turns a sub-block
+// of rows into cell indices and range-checks them, then the indices are added while the next
+// sub-block's input is prefetched (memory reads overlap the scatter); for float32 scores with
+// 8 <= K <= 16, an AVX2 row argmax also checks finiteness. A flagged block is rescanned exactly.
+// Weighted counting (and counting that fills `seen`) runs per block: a vectorised check pass
+// (labels in range, scores finite, weights valid), then the counting pass over the same rows
+// while they are in L1. Large batches count into private
 // histograms (four interleaved copies when unweighted, so repeated bins do not serialise on
 // store-to-load forwarding); small batches against a large state validate everything first and
 // count straight into the caller's state (no O(K^2) zero + add per call).
+#include <immintrin.h>
+
 #include <type_traits>
 #include <vector>
 
@@ -27,6 +34,12 @@ struct MulticlassKernel {
   uint8_t* seen;
   T ign;
   int copies;  // interleaved histogram copies in a partial
+  int64_t rows;  // rows of the whole batch (bounds the prefetch)
+
+  // Cell indices fit uint32 up to this K (K * K + 1 < 2^31).
+  static constexpr int64_t kStagedMaxK = 40000;
+  // Unweighted counting without `seen` checks while it counts (one pass over memory).
+  bool fused() const { return !kWeighted && seen == nullptr && k <= kStagedMaxK; }
 
   int64_t bins() const { return k * k; }
   int64_t stride() const { return bins() + 1; }  // + one bin that absorbs ignored rows
@@ -124,8 +137,151 @@ struct MulticlassKernel {
     return -1;
   }
 
+  // Rows of a staged sub-block: its indices stay in L1.
+  static constexpr int64_t kSub = 1024;
+  // Histograms above this many cells (1 copy) leave L2: their cells are prefetched ahead.
+  static constexpr int64_t kBigBins = 32768;
+  static constexpr int64_t kHistAhead = 64;
+
+  // Labels, unweighted, K <= kStagedMaxK: a vectorised pass computes the cell index of each row
+  // of a sub-block and range-checks it (bad and ignored rows go to the trash bin), then the
+  // indices are added into `ncopies` interleaved copies while the next sub-block is prefetched.
+  // Returns non-zero when some kept row is bad (its counts are then meaningless).
+  TM_HOT uint32_t count_labels_staged(int64_t b, int64_t e, S* hist, int ncopies) const {
+    alignas(64) uint32_t idx[kSub];
+    const uint32_t kk = static_cast<uint32_t>(k);
+    const uint32_t trash = static_cast<uint32_t>(bins());
+    const uint64_t hi = static_cast<uint64_t>(k);
+    S* h0 = hist;
+    S* h1 = ncopies == 4 ? h0 + stride() : h0;
+    S* h2 = ncopies == 4 ? h1 + stride() : h0;
+    S* h3 = ncopies == 4 ? h2 + stride() : h0;
+    const bool big = bins() > kBigBins;
+    uint32_t bad = 0;
+    for (int64_t sb = b; sb < e; sb += kSub) {
+      const int64_t se = std::min(e, sb + kSub), m = se - sb;
+      for (int64_t i = 0; i < m; ++i) {
+        const T tv = t[sb + i];
+        const P pv = p[sb + i];
+        const uint32_t bd = label_bad(tv, hi) | label_bad(pv, hi);
+        uint32_t keep = bd ^ 1u;
+        if constexpr (Ign) {
+          const uint32_t kp = tv != ign;
+          bad |= bd & kp;
+          keep &= kp;
+        } else {
+          bad |= bd;
+        }
+        const uint32_t cell = static_cast<uint32_t>(tv) * kk + static_cast<uint32_t>(pv);
+        idx[i] = keep ? cell : trash;
+      }
+      // Input lines of the next sub-block, one target and one preds step per 16 rows.
+      const char* nt = reinterpret_cast<const char*>(t + se);
+      const char* np = reinterpret_cast<const char*>(p + se);
+      const int64_t ahead = std::min<int64_t>(kSub, rows - se);
+      int64_t i = 0;
+      for (; i + 16 <= m; i += 16) {
+        if (big) {
+          // large histograms miss the cache: request the cells kHistAhead rows ahead
+          const int64_t r = i + kHistAhead;
+          if (r + 16 <= m)
+            for (int j = 0; j < 16; ++j) __builtin_prefetch(h0 + idx[r + j], 1);
+        }
+        if (i < ahead) {
+          for (int64_t o = i * int64_t(sizeof(T)); o < (i + 16) * int64_t(sizeof(T)); o += 64)
+            __builtin_prefetch(nt + o);
+          for (int64_t o = i * int64_t(sizeof(P)); o < (i + 16) * int64_t(sizeof(P)); o += 64)
+            __builtin_prefetch(np + o);
+        }
+        for (int j = 0; j < 16; j += 4) {
+          h0[idx[i + j]] += 1;
+          h1[idx[i + j + 1]] += 1;
+          h2[idx[i + j + 2]] += 1;
+          h3[idx[i + j + 3]] += 1;
+        }
+      }
+      for (; i < m; ++i) h0[idx[i]] += 1;
+    }
+    return bad;
+  }
+
+  // Scores, unweighted: argmax, finiteness check and counting in one pass (scalar, branch-free
+  // argmax; rows with a bad target go to the trash bin).
+  TM_HOT uint32_t count_scores_fused(int64_t b, int64_t e, S* hist) const {
+    const int64_t trash = bins();
+    const uint64_t hi = static_cast<uint64_t>(k);
+    uint32_t bad = 0;
+    for (int64_t i = b; i < e; ++i) {
+      const P* r = p + i * k;
+      uint32_t nf = 0;
+      for (int64_t j = 0; j < k; ++j) nf |= nonfinite(r[j]);
+      const uint32_t tb = label_bad(t[i], hi);
+      const bool kp = kept(i);
+      bad |= (nf | tb) & kp;
+      const int64_t cell = static_cast<int64_t>(t[i]) * k + pred_of(i);
+      hist[(kp && !tb) ? cell : trash] += 1;
+    }
+    return bad;
+  }
+
+  // float32 scores, 8 <= K <= 16, AVX2: per row two overlapping 8-wide loads cover the row; the
+  // row maximum is reduced in-register and the first column equal to it (equal compares treat
+  // -0.0 and 0.0 alike, as argmax's `>` does) comes from the compare masks. Non-finite scores
+  // are flagged on the same registers.
+  TM_AVX2 __attribute__((noinline)) uint32_t scores_f32_avx2(int64_t b, int64_t e, S* hist) const {
+    if constexpr (!std::is_same_v<P, float> || kWeighted) {
+      return count_scores_fused(b, e, hist);
+    } else {
+      const __m256i expm = _mm256_set1_epi32(0x7f800000);
+      __m256i badv = _mm256_setzero_si256();
+      const int sh = static_cast<int>(k) - 8;
+      const uint32_t last = 1u << (k - 1);  // keeps the column < K when a NaN spoils the max
+      const int64_t trash = bins();
+      const uint64_t hi = static_cast<uint64_t>(k);
+      uint32_t tbad = 0;
+      for (int64_t i = b; i < e; ++i) {
+        const float* r = p + i * k;
+        const __m256 v0 = _mm256_loadu_ps(r), v1 = _mm256_loadu_ps(r + sh);
+        const __m256i e0 = _mm256_and_si256(_mm256_castps_si256(v0), expm);
+        const __m256i e1 = _mm256_and_si256(_mm256_castps_si256(v1), expm);
+        __m256i nf = _mm256_or_si256(_mm256_cmpeq_epi32(e0, expm), _mm256_cmpeq_epi32(e1, expm));
+        __m256 m = _mm256_max_ps(v0, v1);
+        m = _mm256_max_ps(m, _mm256_permute2f128_ps(m, m, 1));
+        m = _mm256_max_ps(m, _mm256_shuffle_ps(m, m, _MM_SHUFFLE(1, 0, 3, 2)));
+        m = _mm256_max_ps(m, _mm256_shuffle_ps(m, m, _MM_SHUFFLE(2, 3, 0, 1)));
+        const uint32_t mk =
+            static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(v0, m, _CMP_EQ_OQ))) |
+            (static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(v1, m, _CMP_EQ_OQ))) << sh);
+        const int64_t arg = __builtin_ctz(mk | last);
+        const uint32_t tb = label_bad(t[i], hi);
+        bool kp = true;
+        if constexpr (Ign) {
+          kp = t[i] != ign;
+          nf = kp ? nf : _mm256_setzero_si256();
+        }
+        badv = _mm256_or_si256(badv, nf);
+        tbad |= tb & kp;
+        const int64_t cell = static_cast<int64_t>(t[i]) * k + arg;
+        hist[(kp && !tb) ? cell : trash] += 1;
+      }
+      return tbad | !_mm256_testz_si256(badv, badv);
+    }
+  }
+
   // Count valid rows [b, e) into hist (ncopies interleaved copies of stride()) and seen_out.
-  TM_HOT void count(int64_t b, int64_t e, S* hist, int ncopies, uint8_t* seen_out) const {
+  // With `fuse` (only into partials: they have the trash bin) and no seen_out it also checks and
+  // returns non-zero when a kept row of [b, e) is bad; otherwise the rows must be valid already
+  // and it returns 0.
+  TM_HOT uint32_t count(int64_t b, int64_t e, S* hist, int ncopies, uint8_t* seen_out,
+                        bool fuse) const {
+    if constexpr (!kWeighted) {
+      if (fuse && seen_out == nullptr && k <= kStagedMaxK) {
+        if constexpr (Scores)
+          return count_scores_fused(b, e, hist);
+        else
+          return count_labels_staged(b, e, hist, ncopies);
+      }
+    }
     const int64_t trash = bins();
     if constexpr (!kWeighted && !Scores) {
       if (ncopies == 4) {
@@ -162,32 +318,45 @@ struct MulticlassKernel {
           seen_out[pred_of(i)] = 1;
         }
     }
+    return 0;
   }
-  __attribute__((noinline)) void count_base(int64_t b, int64_t e, S* h, int c, uint8_t* s) const {
-    count(b, e, h, c, s);
+  __attribute__((noinline)) uint32_t count_base(int64_t b, int64_t e, S* h, int c, uint8_t* s,
+                                                bool fuse) const {
+    return count(b, e, h, c, s, fuse);
   }
-  TM_AVX2 __attribute__((noinline)) void count_avx2(int64_t b, int64_t e, S* h, int c,
-                                                     uint8_t* s) const {
-    count(b, e, h, c, s);
+  TM_AVX2 __attribute__((noinline)) uint32_t count_avx2(int64_t b, int64_t e, S* h, int c,
+                                                         uint8_t* s, bool fuse) const {
+    return count(b, e, h, c, s, fuse);
   }
-  void count_any(int64_t b, int64_t e, S* h, int c, uint8_t* s) const {
-    if (use_avx2())
-      count_avx2(b, e, h, c, s);
-    else
-      count_base(b, e, h, c, s);
+  uint32_t count_any(int64_t b, int64_t e, S* h, int c, uint8_t* s, bool fuse) const {
+    const bool avx2 = use_avx2();
+    if constexpr (Scores && std::is_same_v<P, float> && !kWeighted) {
+      if (fuse && avx2 && s == nullptr && k >= 8 && k <= 16) return scores_f32_avx2(b, e, h);
+    }
+    return avx2 ? count_avx2(b, e, h, c, s, fuse) : count_base(b, e, h, c, s, fuse);
   }
 
-  void count_direct(int64_t b, int64_t e) const { count_any(b, e, state, 1, seen); }
-  void count_partial(int64_t b, int64_t e, Partial& part) const {
-    count_any(b, e, part.hist.data(), copies, seen ? part.seen.data() : nullptr);
+  // The caller's state has no trash bin: count straight into it without the fused paths.
+  void count_direct(int64_t b, int64_t e) const { count_any(b, e, state, 1, seen, false); }
+  uint32_t count_partial(int64_t b, int64_t e, Partial& part) const {
+    return count_any(b, e, part.hist.data(), copies, seen ? part.seen.data() : nullptr, true);
   }
 
   int64_t process(int64_t b, int64_t e, Partial& part) const {
     const int64_t step = block_rows(row_elems());
+    const bool one_pass = fused();
     for (int64_t bb = b; bb < e; bb += step) {
       const int64_t ee = std::min(e, bb + step);
-      if (int64_t r = validate(bb, ee); r >= 0) return r;
-      count_partial(bb, ee, part);
+      if (one_pass) {
+        if (count_partial(bb, ee, part)) {
+          int64_t col;
+          for (int64_t i = bb; i < ee; ++i)
+            if (which_bad(i, &col)) return i;
+        }
+      } else {
+        if (int64_t r = validate(bb, ee); r >= 0) return r;
+        count_partial(bb, ee, part);
+      }
     }
     return -1;
   }
@@ -224,16 +393,19 @@ template <class T, class P, class S, bool Scores>
 int run_multiclass(const T* t, const P* p, const double* w, int64_t n, int64_t k,
                    int32_t has_ignore, int64_t ignore_index, S* state, uint8_t* seen,
                    int32_t num_threads) {
+  // Weighted sums are added in row order on one thread, so that they equal the one-thread (and
+  // numpy) result bit for bit: the backend contract says results never depend on num_threads.
+  if constexpr (std::is_same_v<S, double>) num_threads = 1;
   const Ignore<T> ig(has_ignore, ignore_index);
   // Interleaved copies only for unweighted label counting with a small state (weighted sums
   // keep one copy so that each cell adds its weights in row order, as numpy does).
   const int copies = (!std::is_same_v<S, double> && !Scores && k * k <= 4096) ? 4 : 1;
   const int64_t row_elems = Scores ? std::max<int64_t>(k, 1) : 1;
   if (ig.on) {
-    MulticlassKernel<T, P, S, Scores, true> kern{t, p, w, k, state, seen, ig.value, copies};
+    MulticlassKernel<T, P, S, Scores, true> kern{t, p, w, k, state, seen, ig.value, copies, n};
     return drive(kern, n, row_elems, num_threads);
   }
-  MulticlassKernel<T, P, S, Scores, false> kern{t, p, w, k, state, seen, T{}, copies};
+  MulticlassKernel<T, P, S, Scores, false> kern{t, p, w, k, state, seen, T{}, copies, n};
   return drive(kern, n, row_elems, num_threads);
 }
 

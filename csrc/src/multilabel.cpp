@@ -100,7 +100,49 @@ struct MultilabelKernel {
     return -1;
   }
 
+  // Unweighted rows [b, e) with per-label sums in local uint32 arrays: with no possible aliasing
+  // between them and the inputs (int8 labels may alias anything), the label loop vectorises.
+  TM_HOT void rows_local(int64_t b, int64_t e, uint32_t* __restrict at, uint32_t* __restrict ap,
+                         uint32_t* __restrict atp, S* hist) const {
+    const int64_t nl = l;
+    for (int64_t i = b; i < e; ++i) {
+      const T* __restrict tr = t + i * nl;
+      const P* __restrict pr = p + i * nl;
+      uint32_t st = 0, sp = 0, stp = 0;
+      for (int64_t j = 0; j < nl; ++j) {
+        const uint32_t tb = static_cast<uint32_t>(static_cast<TU>(tr[j]));
+        const uint32_t pb = pred_bit(pr[j]);
+        at[j] += tb;
+        ap[j] += pb;
+        atp[j] += tb & pb;
+        st += tb;
+        sp += pb;
+        stp += tb & pb;
+      }
+      hist[triplet_index(stp, sp - stp, st - stp)] += 1;
+    }
+  }
+
+  static constexpr int64_t kLocalLabels = 256;
+  static constexpr int64_t kLocalRows = int64_t{1} << 24;  // uint32 sums cannot overflow
+
   TM_HOT void count(int64_t b, int64_t e, S* cols, S* hist) const {
+    if constexpr (!kWeighted) {
+      if (l <= kLocalLabels) {
+        alignas(32) uint32_t at[kLocalLabels], ap[kLocalLabels], atp[kLocalLabels];
+        for (int64_t sb = b; sb < e; sb += kLocalRows) {
+          const int64_t se = std::min(e, sb + kLocalRows);
+          for (int64_t j = 0; j < l; ++j) at[j] = ap[j] = atp[j] = 0;
+          rows_local(sb, se, at, ap, atp, hist);
+          for (int64_t j = 0; j < l; ++j) {
+            cols[j] += at[j];
+            cols[l + j] += ap[j];
+            cols[2 * l + j] += atp[j];
+          }
+        }
+        return;
+      }
+    }
     for (int64_t i = b; i < e; ++i) {
       const T* tr = t + i * l;
       const P* pr = p + i * l;
@@ -225,6 +267,8 @@ int run_multilabel(const T* t, const P* p, const double* w, int64_t n, int64_t l
                    double threshold, S* state, S* samples, int32_t num_threads) {
   P thr{};
   if constexpr (Scores) thr = score_threshold<P>(threshold);
+  // Weighted sums stay on one thread: bit-identical to the one-thread result (see binary.cpp).
+  if constexpr (std::is_same_v<S, double>) num_threads = 1;
   MultilabelKernel<T, P, S, Scores> k{t, p, w, l, thr, state, samples};
   return drive(k, n, std::max<int64_t>(l, 1), num_threads);
 }

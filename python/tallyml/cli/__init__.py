@@ -14,6 +14,7 @@ _COMMANDS = {
     "demo": ("tallyml.cli.demo", "train, serve, drift and retrain a model while tallyml watches it"),
     "dashboard": ("tallyml.cli.dashboard", "write a Grafana dashboard for a tallyml Prometheus exporter"),
     "monitor": ("tallyml.cli.monitor", "watch prediction files or stdin: metrics, drift, alerts, /metrics"),
+    "bench": ("tallyml.cli.bench", "throughput, per-call cost and import time on this machine"),
 }
 
 

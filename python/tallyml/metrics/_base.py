@@ -57,8 +57,10 @@ class _MetricsBase:
     #: count arrays (and masks) that move to the device; the rest stay on the host
     _DEVICE_ATTRS: tuple = ("_state",)
 
-    def _setup(self, zero_division, validate, backend):
+    def _setup(self, zero_division, validate, backend, num_threads=0):
         self._zero_division = V.zero_division(zero_division)
+        # passed positionally to every kernel call: 0 = the backend decides by batch size
+        self._nt = V.positive_int("num_threads", num_threads, 0)
         self._validate = V.flag("validate", validate)
         self._backend_request = backend
         self._backend_name = _backends.resolve(backend)
@@ -66,6 +68,9 @@ class _MetricsBase:
         self._lock = threading.Lock()
         self._kernels = {}
         self._on_device = self._backend_name == "cuda"
+        # dtype pair -> bound native call into the current int64 state (see _bound_call)
+        self._bound = {}
+        self._binder = getattr(self._be, "bind_" + self._KIND, None)
         self._reset_state()
 
     # ------------------------------------------------------------ state
@@ -107,6 +112,18 @@ class _MetricsBase:
             with self._lock:
                 self._flush()
 
+    def _bound_call(self, key, *args):
+        """The backend's bound call for dtype pair ``key`` into the current int64 state (lock
+        held), made on first use and again whenever the state array was replaced; None when the
+        backend has none. The hot path checks ``call.state is self._state`` under the lock."""
+        call = self._bound.get(key)
+        if call is None or call.state is not self._state:
+            call = self._binder(key[0], key[1], self._state, *args, self._nt)
+            if call is None:
+                return None
+            self._bound[key] = call
+        return call
+
     def reset(self) -> None:
         """Forget every count (configuration is kept)."""
         with self._lock:
@@ -124,6 +141,11 @@ class _MetricsBase:
     def backend(self) -> str:
         """The concrete kernel backend this object counts with."""
         return self._backend_name
+
+    @property
+    def num_threads(self) -> int:
+        """Threads a large batch may use (0: decided by batch size and TALLYML_NUM_THREADS)."""
+        return self._nt
 
     @property
     def weighted(self) -> bool:

@@ -36,6 +36,10 @@ class BinaryMetrics(_ConfusionMetrics):
     backend : "auto", "native", "numba", "numpy" or "cuda"
         "auto" counts on the host and moves the state to the GPU on the first batch of device
         arrays (CuPy, PyTorch, numba); "cuda" keeps it there from the start (docs/gpu.md).
+    num_threads : int >= 0
+        Threads one large ``update()`` may use: 0 (default) decides by batch size (threads only
+        for batches of about a million values and more; TALLYML_NUM_THREADS caps them), 1 keeps
+        to the calling thread, n uses at most n. Results never depend on it.
 
     ``update(target, preds)`` takes targets in {0, 1} and preds that are labels (bool or integer
     dtype) or scores (float dtype): the dtype decides, never the values. The state is a 2x2
@@ -50,17 +54,18 @@ class BinaryMetrics(_ConfusionMetrics):
     _AVERAGES = ("binary", "micro", "macro", "weighted", None)
 
     def __init__(self, threshold=0.5, *, logits=False, ignore_index=None, zero_division="warn",
-                 validate=True, backend="auto"):
+                 validate=True, backend="auto", num_threads=0):
         self._logits = V.flag("logits", logits)
         self._cut = V.threshold(threshold, self._logits)
         self._threshold = float(threshold)
         self._ignore_index = V.ignore_index(ignore_index)
-        self._setup(zero_division, validate, backend)
+        self._setup(zero_division, validate, backend, num_threads)
 
     def _init_args(self):
         return {"threshold": self._threshold, "logits": self._logits,
                 "ignore_index": self._ignore_index, "zero_division": self._zero_division,
-                "validate": self._validate, "backend": self._backend_request}
+                "validate": self._validate, "backend": self._backend_request,
+                "num_threads": self._nt}
 
     @property
     def threshold(self) -> float:
@@ -96,6 +101,19 @@ class BinaryMetrics(_ConfusionMetrics):
     def update(self, target, preds, sample_weight=None) -> None:
         """Count a batch. ``target`` (N,) labels in {0, 1}; ``preds`` (N,) labels or scores;
         ``sample_weight`` None or (N,) non-negative finite weights. On error nothing changes."""
+        # hot path: a bound native call for a dtype pair seen before; it takes contiguous
+        # writable 1-D arrays only and returns False (having done nothing) for anything else
+        if (sample_weight is None and type(target) is _ndarray and type(preds) is _ndarray
+                and target.ndim == 1 == preds.ndim and len(target) == len(preds)):
+            call = self._bound.get((target.dtype, preds.dtype))
+            if call is not None:
+                ignore = self._ignore_index
+                counted = len(target) if ignore is None else len(target) - int(
+                    np.count_nonzero(target == ignore))
+                with self._lock:
+                    if call.state is self._state and call(target, preds):
+                        self._count += counted
+                        return
         entry = None
         # fast path: contiguous 1-D arrays of a dtype pair seen before (checks cost ~1 us here)
         if (sample_weight is None and type(target) is _ndarray and type(preds) is _ndarray
@@ -115,10 +133,12 @@ class BinaryMetrics(_ConfusionMetrics):
         if sample_weight is None:
             with self._lock:
                 if not self._float:
+                    if self._binder is not None and (target.dtype, preds.dtype) in self._kernels:
+                        self._bound_call((target.dtype, preds.dtype), self._cut, ignore)
                     if scores:
-                        fn(target, preds, self._cut, None, ignore, self._state)
+                        fn(target, preds, self._cut, None, ignore, self._state, self._nt)
                     else:
-                        fn(target, preds, None, ignore, self._state)
+                        fn(target, preds, None, ignore, self._state, self._nt)
                     self._count += counted
                     return
             # float64 counts (after a weighted update) are only ever fed weights
@@ -156,10 +176,10 @@ class BinaryMetrics(_ConfusionMetrics):
             self._flush()
             if not self._float:
                 state = self._state.astype(np.float64)
-                fn(*args, weight, ignore, state)
+                fn(*args, weight, ignore, state, self._nt)
                 self._state, self._float = state, True
             else:
-                fn(*args, weight, ignore, self._state)
+                fn(*args, weight, ignore, self._state, self._nt)
             self._count += counted
             if not self._seen.all():
                 # zero-weight samples leave no trace in the counts: record their labels

@@ -37,7 +37,7 @@ class MulticlassMetrics(_ConfusionMetrics):
         ``labels=range(num_classes)``, ties ranked as it ranks them), in the same pass over the
         scores as the confusion matrix. Such an object needs (N, K) scores: updates with (N,)
         labels (and ``update_one``) raise ValueError, since labels carry no ranking.
-    zero_division, validate, backend
+    zero_division, validate, backend, num_threads
         As for ``BinaryMetrics``.
 
     ``update(target, preds)``: ``preds`` are (N,) integer labels or (N, K) float scores (the
@@ -53,7 +53,7 @@ class MulticlassMetrics(_ConfusionMetrics):
     _DEVICE_ATTRS = ("_state", "_seen")
 
     def __init__(self, num_classes, *, labels="seen", ignore_index=None, zero_division="warn",
-                 validate=True, backend="auto", top_k=None):
+                 validate=True, backend="auto", top_k=None, num_threads=0):
         self._num_classes = V.positive_int("num_classes", num_classes, 2)
         self._labels = V.choice("labels", labels, ("seen", "all"))
         self._use_all = labels == "all"
@@ -64,12 +64,13 @@ class MulticlassMetrics(_ConfusionMetrics):
             self._COUNT_ATTRS = ("_state", "_topk_hits")
             self._CONFIG = type(self)._CONFIG + ("top_k",)
             self._topk_ks = np.array(self._top_k, dtype=np.int64)
-        self._setup(zero_division, validate, backend)
+        self._setup(zero_division, validate, backend, num_threads)
 
     def _init_args(self):
         args = {"num_classes": self._num_classes, "labels": self._labels,
                 "ignore_index": self._ignore_index, "zero_division": self._zero_division,
-                "validate": self._validate, "backend": self._backend_request}
+                "validate": self._validate, "backend": self._backend_request,
+                "num_threads": self._nt}
         if self._top_k is not None:
             args["top_k"] = list(self._top_k)
         return args
@@ -121,6 +122,20 @@ class MulticlassMetrics(_ConfusionMetrics):
         changes."""
         if self._top_k is not None:
             return self._update_topk(target, preds, sample_weight)
+        # hot path: a bound native call for a dtype pair seen before (1-D labels or (N, K)
+        # scores); it takes contiguous writable arrays only and returns False otherwise
+        if (sample_weight is None and type(target) is _ndarray and type(preds) is _ndarray
+                and target.ndim == 1 and len(target) == len(preds)):
+            call = self._bound.get((target.dtype, preds.dtype))
+            if call is not None and preds.ndim == call.ndim and (
+                    call.ndim == 1 or preds.shape[1] == self._num_classes):
+                ignore = self._ignore_index
+                counted = len(target) if ignore is None else len(target) - int(
+                    np.count_nonzero(target == ignore))
+                with self._lock:
+                    if call.state is self._state and call(target, preds):
+                        self._count += counted
+                        return
         fn = None
         # fast path: contiguous 1-D label arrays of a dtype pair seen before
         if (sample_weight is None and type(target) is _ndarray and type(preds) is _ndarray
@@ -138,8 +153,16 @@ class MulticlassMetrics(_ConfusionMetrics):
         counted = n if ignore is None else n - int(np.count_nonzero(target == ignore))
         with self._lock:
             if sample_weight is None and not self._float:
+                # bound per dtype pair: label dtypes mean 1-D preds, float dtypes (N, K) scores
+                if self._binder is not None and target.dtype in _LABELS and (
+                        (preds.ndim == 1 and preds.dtype in _LABELS)
+                        or (preds.ndim == 2 and preds.dtype in _SCORES
+                            and preds.shape[1] == self._num_classes)):
+                    call = self._bound_call((target.dtype, preds.dtype), ignore)
+                    if call is not None:
+                        call.ndim = preds.ndim
                 # the seen mask only matters for zero weights: unweighted labels show in counts
-                fn(target, preds, None, ignore, self._state, None)
+                fn(target, preds, None, ignore, self._state, None, self._nt)
             else:
                 if sample_weight is None:  # float64 counts are only ever fed weights
                     sample_weight = np.ones(n)
@@ -147,10 +170,10 @@ class MulticlassMetrics(_ConfusionMetrics):
                 if not self._float:
                     state = self._state.astype(np.float64)
                     seen = self._seen.copy()
-                    fn(target, preds, sample_weight, ignore, state, seen)
+                    fn(target, preds, sample_weight, ignore, state, seen, self._nt)
                     self._state, self._seen, self._float = state, seen, True
                 else:
-                    fn(target, preds, sample_weight, ignore, self._state, self._seen)
+                    fn(target, preds, sample_weight, ignore, self._state, self._seen, self._nt)
             self._count += counted
 
     def _prepare(self, target, preds, sample_weight):

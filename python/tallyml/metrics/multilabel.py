@@ -34,7 +34,7 @@ class MultilabelMetrics(_MetricsBase):
     num_labels : int >= 2
     threshold, logits
         As for ``BinaryMetrics``, applied to every label's score.
-    zero_division, validate, backend
+    zero_division, validate, backend, num_threads
         As for ``BinaryMetrics``.
 
     ``update(target, preds)``: ``target`` (N, L) in {0, 1}; ``preds`` (N, L) labels (bool or
@@ -57,7 +57,7 @@ class MultilabelMetrics(_MetricsBase):
     _DEVICE_ATTRS = ("_state", "_samples")
 
     def __init__(self, num_labels, threshold=0.5, *, logits=False, zero_division="warn",
-                 validate=True, backend="auto"):
+                 validate=True, backend="auto", num_threads=0):
         self._num_labels = V.positive_int("num_labels", num_labels, 2)
         self._logits = V.flag("logits", logits)
         self._cut = V.threshold(threshold, self._logits)
@@ -66,12 +66,13 @@ class MultilabelMetrics(_MetricsBase):
         if self._wide and backend == "cuda":
             raise ValueError(f"backend='cuda' needs num_labels <= {MAX_SAMPLES_LABELS} (the wide form "
                              f"counts on the host); got num_labels={self._num_labels}")
-        self._setup(zero_division, validate, backend)
+        self._setup(zero_division, validate, backend, num_threads)
 
     def _init_args(self):
         return {"num_labels": self._num_labels, "threshold": self._threshold,
                 "logits": self._logits, "zero_division": self._zero_division,
-                "validate": self._validate, "backend": self._backend_request}
+                "validate": self._validate, "backend": self._backend_request,
+                "num_threads": self._nt}
 
     @property
     def num_labels(self) -> int:
@@ -130,9 +131,9 @@ class MultilabelMetrics(_MetricsBase):
     def _count_batch(self, target, preds, scores, weight, state, samples, exact):
         if not self._wide:
             if scores:
-                self._be.multilabel_scores(target, preds, self._cut, weight, state, samples)
+                self._be.multilabel_scores(target, preds, self._cut, weight, state, samples, self._nt)
             else:
-                self._be.multilabel_labels(target, preds, weight, state, samples)
+                self._be.multilabel_labels(target, preds, weight, state, samples, self._nt)
             return
         # wide: the reference checks (same messages as every backend), then numpy counting
         rows = np.arange(target.shape[0])

@@ -1,0 +1,146 @@
+"""Per-call costs of the public update path, and the fresh-process costs (import, first update,
+peak memory), each measured in a subprocess so that nothing is already loaded."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from .timing import interleaved
+
+__all__ = ["small_batch_calls", "import_seconds", "first_update_seconds", "update_rss_growth"]
+
+
+def _per_call(fn, calls: int, repeat: int) -> dict:
+    return interleaved({"f": fn}, repeat=repeat, number=calls)["f"]
+
+
+def small_batch_calls(calls: int = 20000, repeat: int = 7, peers: bool = True) -> dict:
+    """Microseconds per call, name -> {"wall": us, "cpu": us}: ``update()`` with 64 and 1
+    samples (validation on) for binary scores and multiclass labels, the scalar ``update_one``,
+    and the installed peers on the same batches (torchmetrics ``BinaryF1Score`` /
+    ``MulticlassF1Score``, river ``F1`` per sample)."""
+    from tallyml import BinaryMetrics, MulticlassMetrics
+
+    rng = np.random.default_rng(7)
+    t64 = (rng.random(64) < 0.5).astype(np.int8)
+    s64 = rng.random(64, dtype=np.float32)
+    y64 = rng.integers(0, 10, 64, dtype=np.int32)
+    p64 = rng.integers(0, 10, 64, dtype=np.int32)
+    t1, s1 = t64[:1].copy(), s64[:1].copy()
+    b = BinaryMetrics()
+    m = MulticlassMetrics(10)
+    one_t, one_p = int(t64[0]), float(s64[0])
+    out = {
+        "binary update(64)": _per_call(lambda: b.update(t64, s64), calls, repeat),
+        "multiclass update(64)": _per_call(lambda: m.update(y64, p64), calls, repeat),
+        "binary update(1)": _per_call(lambda: b.update(t1, s1), calls, repeat),
+        "binary update_one": _per_call(lambda: b.update_one(one_t, one_p), calls, repeat),
+    }
+    b2 = BinaryMetrics()
+    b2.update(t64, s64)
+    if b2.count != 64:
+        raise AssertionError("small-batch update lost samples")
+    if peers:
+        out.update(_peer_calls(t64, s64, y64, p64, max(200, calls // 50), repeat))
+    return {k: {c: s * 1e6 for c, s in v.items()} for k, v in out.items()}
+
+
+def _peer_calls(t64, s64, y64, p64, calls, repeat):
+    from .workloads import optional
+
+    out = {}
+    if optional("torchmetrics"):
+        import torch
+        from torchmetrics.classification import BinaryF1Score, MulticlassF1Score
+
+        bt, bs = torch.from_numpy(t64.astype(np.int64)), torch.from_numpy(s64)
+        my, mp = torch.from_numpy(y64.astype(np.int64)), torch.from_numpy(p64.astype(np.int64))
+        bf, mf = BinaryF1Score(), MulticlassF1Score(num_classes=10)
+        out["torchmetrics BinaryF1Score.update(64)"] = _per_call(lambda: bf.update(bs, bt), calls, repeat)
+        out["torchmetrics MulticlassF1Score.update(64)"] = _per_call(lambda: mf.update(mp, my), calls, repeat)
+    if optional("river"):
+        from river.metrics import F1
+
+        f1 = F1()
+        pairs = [(bool(a), bool(c >= 0.5)) for a, c in zip(t64, s64)]
+
+        def river_64():
+            for a, c in pairs:
+                f1.update(a, c)
+
+        out["river F1.update per sample"] = {
+            c: s / 64 for c, s in _per_call(river_64, calls, repeat).items()}
+    return out
+
+
+_IMPORT = "import time; t = time.perf_counter(); import {mod}; print(time.perf_counter() - t)"
+
+
+def _python(code: str, env=None) -> str:
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=env)
+    return res.stdout.strip().splitlines()[-1]
+
+
+def import_seconds(repeat: int = 5) -> dict:
+    """Median wall seconds of a fresh interpreter importing numpy, and tallyml, measured inside
+    the child (interpreter start excluded), alternating the two."""
+    runs = {"numpy": [], "tallyml": []}
+    for _ in range(repeat):
+        for mod in runs:
+            runs[mod].append(float(_python(_IMPORT.format(mod=mod))))
+    return {mod: float(np.median(v)) for mod, v in runs.items()}
+
+
+_FIRST = """
+import time
+t0 = time.perf_counter()
+import numpy as np
+t1 = time.perf_counter()
+import tallyml
+m = tallyml.BinaryMetrics()
+m.update(np.array([0, 1, 1], np.int8), np.array([0.2, 0.7, 0.4], np.float32))
+t2 = time.perf_counter()
+print(t2 - t1)
+"""
+
+
+def first_update_seconds(repeat: int = 3) -> float:
+    """Seconds from ``import tallyml`` to the end of the first ``update()`` in a fresh process
+    (numpy already imported), median of ``repeat`` processes."""
+    return float(np.median([float(_python(_FIRST)) for _ in range(repeat)]))
+
+
+_RSS = """
+import json, resource
+import numpy as np
+n, multiclass = {n}, {multiclass}
+rng = np.random.default_rng(1)
+target = np.empty(n, np.int32 if multiclass else np.int8)
+preds = np.empty(n, np.int32) if multiclass else np.empty(n, np.float32)
+for i in range(0, n, 1 << 20):  # in chunks: no temporaries of size n before the update
+    j = min(n, i + (1 << 20))
+    if multiclass:
+        target[i:j] = rng.integers(0, 10, j - i)
+        preds[i:j] = rng.integers(0, 10, j - i)
+    else:
+        target[i:j] = rng.random(j - i) < 0.4
+        rng.random(out=preds[i:j], dtype=np.float32)
+import tallyml
+m = tallyml.MulticlassMetrics(10) if multiclass else tallyml.BinaryMetrics()
+m.update(target[:10], preds[:10])  # loads the library; its pages are not the update's
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+m.update(target, preds)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+assert m.count == n + 10
+print(json.dumps((after - before) * 1024))
+"""
+
+
+def update_rss_growth(n: int = 10_000_000, multiclass: bool = False) -> int:
+    """Bytes by which the peak RSS of a fresh process grows during one ``update()`` of ``n``
+    samples whose inputs already exist (binary scores, or multiclass labels)."""
+    return int(json.loads(_python(_RSS.format(n=n, multiclass=multiclass))))

@@ -1,0 +1,174 @@
+"""The standard benchmark run behind ``tallyml bench``: read bandwidth, the throughput workloads
+beside their peers, Python-thread scaling, per-call costs and fresh-process costs, in one
+process, as one JSON-able dict; ``format_report`` turns it into the printed table."""
+from __future__ import annotations
+
+import os
+import platform
+
+import numpy as np
+
+from . import calls, timing
+from .workloads import PEER_MODULES, WORKLOADS, check, optional
+
+__all__ = ["run", "format_report"]
+
+#: workloads also timed with every core
+ALL_CORE_KEYS = ("binary", "multiclass10", "argmax10")
+#: slow peers are timed on at most this many rows (their throughput does not depend on it)
+SLOW_PEER_ROWS = 2_000_000
+
+
+def _machine() -> dict:
+    import tallyml
+
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    return {"cpus": os.cpu_count(), "load_avg": list(load), "python": platform.python_version(),
+            "numpy": np.__version__, "tallyml": tallyml.__version__, "machine": platform.machine()}
+
+
+def _throughput(w, n, repeat, threads, peers, bandwidth, progress):
+    d = w.make(n, 12345)
+    expected = w.reference(d)
+    ours = lambda: w.tallyml(d, threads)  # noqa: E731
+    check(f"tallyml {w.key}", ours(), expected)
+    fns = {"tallyml": ours}
+    if peers:
+        fns["numpy"] = lambda: w.peers["numpy"](d)
+    both = timing.interleaved(fns, repeat=repeat)
+    secs = {name: v["wall"] for name, v in both.items()}
+    rate = {name: w.preds * n / s for name, s in secs.items()}
+    row = {"key": w.key, "title": w.title, "rows": n, "threads": threads,
+           "tallyml_mpred_s": rate["tallyml"] / 1e6,
+           "tallyml_cpu_mpred_s": w.preds * n / both["tallyml"]["cpu"] / 1e6 if threads == 1 else None,
+           "gb_s": n * w.bytes / secs["tallyml"] / 1e9,
+           "pct_bandwidth": 100.0 * n * w.bytes / secs["tallyml"] / bandwidth,
+           "peers_mpred_s": {}, "ratio": {}, "cpu_ratio": {}}
+    if not peers:
+        return row
+    check(f"numpy {w.key}", fns["numpy"](), expected)
+    row["cpu_ratio"]["numpy"] = both["numpy"]["cpu"] / both["tallyml"]["cpu"] if threads == 1 else None
+    slow = {}
+    for name in ("sklearn", "torchmetrics"):
+        if not optional(PEER_MODULES[name]):
+            row["peers_mpred_s"][name] = None
+            progress(f"  {name} not installed: skipped")
+            continue
+        slow[name] = name
+    rows_slow = min(n, SLOW_PEER_ROWS)
+    ds = d if rows_slow == n else w.make(rows_slow, 12345)
+    exp_s = expected if rows_slow == n else w.reference(ds)
+    slow_secs = {}
+    for name in slow:
+        fn = w.peers[name]
+        check(f"{name} {w.key}", fn(ds), exp_s)
+        slow_secs[name] = timing.median_seconds(lambda fn=fn: fn(ds), repeat=max(3, repeat // 2))
+    for name, s in secs.items():
+        if name != "tallyml":
+            row["peers_mpred_s"][name] = rate[name] / 1e6
+    for name, s in slow_secs.items():
+        row["peers_mpred_s"][name] = w.preds * rows_slow / s / 1e6
+    for name, r in row["peers_mpred_s"].items():
+        if r:
+            row["ratio"][name] = row["tallyml_mpred_s"] / r
+    return row
+
+
+def _python_threads(n, repeat):
+    """Aggregate throughput of one vs two Python threads, each updating its own BinaryMetrics
+    (num_threads=1) with half of the data: the GIL is released inside the core."""
+    from tallyml import BinaryMetrics
+
+    w = WORKLOADS["binary"]
+    d = w.make(n, 99)
+    half = n // 2
+    parts = [{k: v[:half] for k, v in d.items()}, {k: v[half:] for k, v in d.items()}]
+    metrics = [BinaryMetrics(num_threads=1), BinaryMetrics(num_threads=1)]
+
+    def one():
+        for m, p in zip(metrics, parts):
+            m.update(p["target"], p["scores"])
+
+    def two():
+        timing.run_threads([lambda m=m, p=p: m.update(p["target"], p["scores"])
+                            for m, p in zip(metrics, parts)])
+
+    secs = {k: v["wall"] for k, v in timing.interleaved({"one": one, "two": two}, repeat=repeat).items()}
+    total = metrics[0].count + metrics[1].count
+    if total != n * (2 * repeat):
+        raise AssertionError("threaded updates lost samples")
+    return {"rows": n, "one_thread_mpred_s": n / secs["one"] / 1e6,
+            "two_threads_mpred_s": n / secs["two"] / 1e6, "speedup": secs["one"] / secs["two"]}
+
+
+def run(quick: bool = False, n: int | None = None, peers: bool = True, progress=print) -> dict:
+    """Run every benchmark once; ``quick`` uses small inputs and few repeats (a smoke test)."""
+    repeat = 3 if quick else 7
+    cpus = os.cpu_count() or 1
+    bw_bytes = (16 << 20) if quick else (256 << 20)
+    progress("measuring read bandwidth ...")
+    bw1 = timing.read_bandwidth(bw_bytes, 1, repeat)
+    bwn = timing.read_bandwidth(bw_bytes, cpus, repeat) if cpus > 1 else bw1
+    out = {"machine": _machine(), "quick": quick,
+           "bandwidth": {"one_thread_gb_s": bw1 / 1e9, "all_threads_gb_s": bwn / 1e9,
+                         "threads": cpus},
+           "throughput": []}
+    for w in WORKLOADS.values():
+        rows = n or (max(10_000, w.default_n // 50) if quick else w.default_n)
+        progress(f"{w.title}: {rows:,} rows ...")
+        out["throughput"].append(_throughput(w, rows, repeat, 1, peers, bw1, progress))
+        if w.key in ALL_CORE_KEYS and cpus > 1:
+            out["throughput"].append(_throughput(w, rows, repeat, cpus, False, bwn, progress))
+    progress("python threads ...")
+    out["python_threads"] = _python_threads(n or (200_000 if quick else 10_000_000), repeat)
+    progress("small-batch calls ...")
+    out["calls_us"] = calls.small_batch_calls(calls=2000 if quick else 20000, repeat=repeat,
+                                              peers=peers)
+    progress("fresh processes ...")
+    out["import_s"] = calls.import_seconds(repeat=2 if quick else 5)
+    out["first_update_s"] = calls.first_update_seconds(repeat=1 if quick else 3)
+    out["rss_growth_bytes"] = calls.update_rss_growth(n or (100_000 if quick else 10_000_000))
+    return out
+
+
+def _fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+
+def format_report(r: dict) -> str:
+    """The table ``tallyml bench`` prints."""
+    m, bw = r["machine"], r["bandwidth"]
+    lines = [
+        f"tallyml {m['tallyml']}  python {m['python']}  numpy {m['numpy']}  {m['cpus']} cpus  "
+        f"load avg {m['load_avg'][0]:.1f}" + ("  (--quick: small inputs, rough)" if r["quick"] else ""),
+        f"read bandwidth: {bw['one_thread_gb_s']:.1f} GB/s one thread, "
+        f"{bw['all_threads_gb_s']:.1f} GB/s {bw['threads']} threads",
+        "",
+    ]
+    peer_names = ["numpy", "sklearn", "torchmetrics"]
+    head = (f"{'workload':40} {'thr':>3} {'M pred/s':>9} {'GB/s':>6} {'% bw':>5} "
+            + " ".join(f"{'x ' + p:>14}" for p in peer_names) + f" {'cpu M/s':>8} {'cpu x np':>8}")
+    lines += [head, "-" * len(head)]
+    for row in r["throughput"]:
+        ratios = " ".join(f"{_fmt(row['ratio'].get(p), '.1f'):>14}" for p in peer_names)
+        lines.append(f"{row['title']:40} {row['threads']:>3} {row['tallyml_mpred_s']:>9.0f} "
+                     f"{row['gb_s']:>6.1f} {row['pct_bandwidth']:>5.0f} {ratios} "
+                     f"{_fmt(row['tallyml_cpu_mpred_s'], '.0f'):>8} "
+                     f"{_fmt(row['cpu_ratio'].get('numpy'), '.1f'):>8}")
+    lines.append("(x peer: tallyml's wall-clock throughput over the peer's, timed round-robin in "
+                 "this run; - not installed / not timed. cpu: the same from the thread's CPU time, "
+                 "which leaves out waiting on a loaded machine; one-thread rows only)")
+    pt = r["python_threads"]
+    lines += ["", f"two Python threads, two BinaryMetrics: {pt['one_thread_mpred_s']:.0f} M pred/s "
+              f"on one thread, {pt['two_threads_mpred_s']:.0f} M pred/s on two "
+              f"({pt['speedup']:.2f}x)", "", "per call (us):"]
+    lines[-1] = f"per call (us): {'wall':>30} {'cpu':>8}"
+    for name, us in r["calls_us"].items():
+        lines.append(f"  {name:44} {us['wall']:8.2f} {us['cpu']:8.2f}")
+    imp = r["import_s"]
+    lines += ["", f"import: numpy {imp['numpy'] * 1e3:.0f} ms, tallyml {imp['tallyml'] * 1e3:.0f} ms "
+              f"(+{(imp['tallyml'] - imp['numpy']) * 1e3:.0f} ms over numpy)",
+              f"first update() in a fresh process: {r['first_update_s'] * 1e3:.0f} ms "
+              "(import tallyml included)",
+              f"peak RSS growth during one update: {r['rss_growth_bytes'] / 1e6:.2f} MB"]
+    return "\n".join(lines)

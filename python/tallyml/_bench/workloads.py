@@ -1,0 +1,230 @@
+"""The standard throughput workloads: seeded data, tallyml's update, the numpy reference result,
+and the peers (numpy's best formulation, scikit-learn, torchmetrics when installed).
+
+Every runner returns counts in tallyml's state layout so that each result can be checked against
+the reference before its timing is believed (``check``)."""
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Workload", "WORKLOADS", "check", "optional"]
+
+THRESHOLD = 0.5
+
+
+def optional(module: str) -> bool:
+    """Whether ``module`` can be imported (without importing it)."""
+    return importlib.util.find_spec(module) is not None
+
+
+@dataclass
+class Workload:
+    """One row of the benchmark table.
+
+    ``make(n, seed)`` builds the inputs; ``tallyml(data, num_threads)`` counts them with the
+    public metric object (validation on) and returns its state; ``reference(data)`` is the
+    numpy reference; ``peers`` maps a name to a runner returning the same layout. ``bytes`` is
+    what one row reads (the bandwidth ceiling's unit); ``preds`` the predictions in one row."""
+
+    key: str
+    title: str
+    default_n: int
+    bytes: int
+    make: object
+    tallyml: object
+    reference: object
+    peers: dict = field(default_factory=dict)
+    preds: int = 1
+
+
+def check(name: str, got, expected) -> None:
+    """Raise AssertionError unless ``got`` equals ``expected`` exactly."""
+    got = np.asarray(got)
+    if got.shape != expected.shape or not np.array_equal(got, expected):
+        raise AssertionError(f"{name}: result differs from the reference")
+
+
+# ------------------------------------------------------------------ binary
+def _binary_data(n, seed):
+    rng = np.random.default_rng(seed)
+    return {"target": (rng.random(n) < 0.4).astype(np.int8),
+            "scores": rng.random(n, dtype=np.float32)}
+
+
+def _binary_tallyml(d, num_threads, backend="auto"):
+    from tallyml import BinaryMetrics
+
+    m = BinaryMetrics(THRESHOLD, backend=backend, num_threads=num_threads)
+    m.update(d["target"], d["scores"])
+    return m._state
+
+
+def _binary_numpy(d):
+    # numpy's best formulation: one threshold mask, one AND, three count_nonzero
+    t = d["target"].view(np.bool_)
+    m = d["scores"] >= np.float32(THRESHOLD)
+    tp = np.count_nonzero(m & t)
+    pp = np.count_nonzero(m)
+    ap = np.count_nonzero(t)
+    n = t.shape[0]
+    return np.array([[n - pp - ap + tp, pp - tp], [ap - tp, tp]], dtype=np.int64)
+
+
+def _binary_sklearn(d):
+    from sklearn.metrics import confusion_matrix
+
+    return confusion_matrix(d["target"], d["scores"] >= THRESHOLD, labels=[0, 1])
+
+
+def _binary_torchmetrics(d):
+    import torch
+    from torchmetrics.classification import BinaryStatScores
+
+    m = BinaryStatScores(threshold=THRESHOLD, validate_args=False)
+    m.update(torch.from_numpy(d["scores"]), torch.from_numpy(d["target"]))
+    tp, fp, tn, fn, _ = (int(v) for v in m.compute())
+    return np.array([[tn, fp], [fn, tp]], dtype=np.int64)
+
+
+# ------------------------------------------------------------------ multiclass
+def _mc_data(k):
+    def make(n, seed):
+        rng = np.random.default_rng(seed)
+        t = rng.integers(0, k, n, dtype=np.int32)
+        # 70% right: a realistic matrix with a heavy diagonal
+        p = np.where(rng.random(n) < 0.7, t, rng.integers(0, k, n, dtype=np.int32)).astype(np.int32)
+        return {"target": t, "preds": p, "k": k}
+    return make
+
+
+def _mc_tallyml(d, num_threads, backend="auto"):
+    from tallyml import MulticlassMetrics
+
+    m = MulticlassMetrics(d["k"], backend=backend, num_threads=num_threads)
+    m.update(d["target"], d["preds"])
+    return m._state
+
+
+def _mc_numpy(d):
+    k = d["k"]
+    return np.bincount(d["target"] * k + d["preds"], minlength=k * k).reshape(k, k)
+
+
+def _mc_sklearn(d):
+    from sklearn.metrics import confusion_matrix
+
+    return confusion_matrix(d["target"], d["preds"], labels=np.arange(d["k"]))
+
+
+def _mc_torchmetrics(d):
+    import torch
+    from torchmetrics.functional.classification import multiclass_confusion_matrix
+
+    return multiclass_confusion_matrix(torch.from_numpy(d["preds"]).long(),
+                                       torch.from_numpy(d["target"]).long(), d["k"],
+                                       validate_args=False).numpy()
+
+
+def _argmax_data(n, seed, k=10):
+    rng = np.random.default_rng(seed)
+    t = rng.integers(0, k, n, dtype=np.int32)
+    s = rng.random((n, k), dtype=np.float32)
+    return {"target": t, "scores": s, "k": k}
+
+
+def _argmax_tallyml(d, num_threads, backend="auto"):
+    from tallyml import MulticlassMetrics
+
+    m = MulticlassMetrics(d["k"], backend=backend, num_threads=num_threads)
+    m.update(d["target"], d["scores"])
+    return m._state
+
+
+def _argmax_numpy(d):
+    k = d["k"]
+    return np.bincount(d["target"] * k + d["scores"].argmax(axis=1), minlength=k * k).reshape(k, k)
+
+
+def _argmax_sklearn(d):
+    from sklearn.metrics import confusion_matrix
+
+    return confusion_matrix(d["target"], d["scores"].argmax(axis=1), labels=np.arange(d["k"]))
+
+
+def _argmax_torchmetrics(d):
+    import torch
+    from torchmetrics.functional.classification import multiclass_confusion_matrix
+
+    return multiclass_confusion_matrix(torch.from_numpy(d["scores"]),
+                                       torch.from_numpy(d["target"]).long(), d["k"],
+                                       validate_args=False).numpy()
+
+
+# ------------------------------------------------------------------ multilabel
+def _ml_data(n, seed, l=20):
+    rng = np.random.default_rng(seed)
+    return {"target": (rng.random((n, l)) < 0.3).astype(np.int8),
+            "scores": rng.random((n, l), dtype=np.float32)}
+
+
+def _ml_tallyml(d, num_threads, backend="auto"):
+    from tallyml import MultilabelMetrics
+
+    m = MultilabelMetrics(d["target"].shape[1], THRESHOLD, backend=backend, num_threads=num_threads)
+    m.update(d["target"], d["scores"])
+    return m._state
+
+
+def _ml_numpy(d):
+    t = d["target"].view(np.bool_)
+    m = d["scores"] >= np.float32(THRESHOLD)
+    tp = np.count_nonzero(m & t, axis=0)
+    pp = np.count_nonzero(m, axis=0)
+    ap = np.count_nonzero(t, axis=0)
+    n = t.shape[0]
+    return np.stack([n - pp - ap + tp, pp - tp, ap - tp, tp], axis=1).reshape(-1, 2, 2).astype(np.int64)
+
+
+def _ml_sklearn(d):
+    from sklearn.metrics import multilabel_confusion_matrix
+
+    return multilabel_confusion_matrix(d["target"], (d["scores"] >= THRESHOLD).astype(np.int8))
+
+
+def _ml_torchmetrics(d):
+    import torch
+    from torchmetrics.functional.classification import multilabel_confusion_matrix
+
+    l = d["target"].shape[1]
+    return multilabel_confusion_matrix(torch.from_numpy(d["scores"]),
+                                       torch.from_numpy(d["target"]).long(), l, THRESHOLD,
+                                       validate_args=False).numpy()
+
+
+def _peers(numpy_fn, sklearn_fn, torch_fn):
+    return {"numpy": numpy_fn, "sklearn": sklearn_fn, "torchmetrics": torch_fn}
+
+
+WORKLOADS = {
+    "binary": Workload("binary", "binary, f32 scores + i8 labels", 10_000_000, 5, _binary_data,
+                       _binary_tallyml, _binary_numpy,
+                       _peers(_binary_numpy, _binary_sklearn, _binary_torchmetrics)),
+    "multiclass10": Workload("multiclass10", "multiclass K=10, i32 labels", 10_000_000, 8,
+                             _mc_data(10), _mc_tallyml, _mc_numpy,
+                             _peers(_mc_numpy, _mc_sklearn, _mc_torchmetrics)),
+    "multiclass1000": Workload("multiclass1000", "multiclass K=1000, i32 labels", 10_000_000, 8,
+                               _mc_data(1000), _mc_tallyml, _mc_numpy,
+                               _peers(_mc_numpy, _mc_sklearn, _mc_torchmetrics)),
+    "argmax10": Workload("argmax10", "multiclass from (N, 10) f32 scores", 10_000_000, 44,
+                         _argmax_data, _argmax_tallyml, _argmax_numpy,
+                         _peers(_argmax_numpy, _argmax_sklearn, _argmax_torchmetrics)),
+    "multilabel20": Workload("multilabel20", "multilabel L=20, f32 scores + i8 labels", 2_000_000,
+                             100, _ml_data, _ml_tallyml, _ml_numpy,
+                             _peers(_ml_numpy, _ml_sklearn, _ml_torchmetrics), preds=20),
+}
+
+#: peers that need an optional package
+PEER_MODULES = {"sklearn": "sklearn", "torchmetrics": "torchmetrics"}
