@@ -118,6 +118,11 @@ class EstimatedMetrics(_MetricsBase):
         self._kern = _kernels.load(self._backend_name)
         self._lock = threading.Lock()
         self._kernels = {}
+        # the base class's GPU and bound-call machinery is not used: estimates count on the host
+        self._on_device = False
+        self._nt = 0
+        self._bound = {}
+        self._binder = None
         self._reset_state()
 
     # ------------------------------------------------------------ configuration

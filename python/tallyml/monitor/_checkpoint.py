@@ -34,9 +34,17 @@ class MonitorCheckpointError(ValueError):
 
 
 def _windowed_state(w):
+    # the window's own pickling state: without its lock and its bound update method (a pickled
+    # bound method would carry a second copy of the window, and updates would go there)
     with w._lock:
-        state = {k: v for k, v in vars(w).items() if k != "_lock"}
-        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        return pickle.dumps(w.__getstate__(), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _windowed_apply(w, state) -> None:
+    with w._lock:
+        lock = w._lock
+        w.__setstate__(state)
+        w._lock = lock  # keep the lock other threads may be waiting on
 
 
 def _windowed_restore(w, blob):
@@ -88,11 +96,9 @@ def restore_monitor(m, state) -> None:
 
     latency = LatencyTracker()
     latency.load_state_dict(state["latency"])
-    with m._realized._lock:
-        m._realized.__dict__.update(realized)
+    _windowed_apply(m._realized, realized)
     if estimated is not None:
-        with m._estimated._lock:
-            m._estimated.__dict__.update(estimated)
+        _windowed_apply(m._estimated, estimated)
     if drift is not None:
         # keep the monitor's own reference/thresholds object, take the window's counts
         m._drift.__setstate__({k: v for k, v in drift.__getstate__().items()})
