@@ -16,7 +16,7 @@
  *   - ignore_index: when has_ignore != 0, rows whose target equals ignore_index are skipped
  *     entirely (not validated, not counted).
  *   - num_threads: 0 = decide from the batch size and TALLYML_NUM_THREADS, 1 = this thread only,
- *     n = at most n threads. Results never depend on it (weighted sums up to rounding).
+ *     n = at most n threads. Results never depend on it (weighted counts run on one thread).
  *   - Thread safety: every counting function is reentrant; concurrent calls must not share an
  *     output buffer (the caller serialises updates of one state).
  *
