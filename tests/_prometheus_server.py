@@ -135,7 +135,8 @@ class PrometheusServer:
             with urllib.request.urlopen(url, timeout=10) as r:
                 return json.loads(r.read())
         except urllib.error.HTTPError as e:  # 4xx/5xx carry a JSON error body
-            return json.loads(e.read())
+            with e:  # the error holds the response's socket until closed
+                return json.loads(e.read())
 
     def query(self, expr: str):
         """Instant query; returns the result list, raises AssertionError on a query error."""

@@ -208,6 +208,7 @@ def test_web_server_serves_page_metrics_and_json(run):
         for bad in ("nope", "static/../web.py", "static/missing.js"):
             with pytest.raises(urllib.error.HTTPError) as e:
                 _get(srv.url + bad)
+            e.value.close()  # an HTTPError holds the response's socket until closed
             assert e.value.code == 404
 
 
