@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tallyml import BinaryMetrics, MulticlassMetrics
+from tallyml._bench.calls import _until_hot
 from tallyml._bench.timing import run_threads
 from tallyml._bench.workloads import WORKLOADS, optional
 
@@ -20,6 +21,16 @@ Y64 = rng.integers(0, 10, 64, dtype=np.int32)
 P64 = rng.integers(0, 10, 64, dtype=np.int32)
 BINARY_CM = np.bincount(T64.astype(np.int64) * 2 + (S64 >= 0.5), minlength=4).reshape(2, 2)
 MULTI_CM = np.bincount(Y64.astype(np.int64) * 10 + P64, minlength=100).reshape(10, 10)
+
+
+def _tiered(metric, tier, target, preds):
+    """"hot": the steady state of a hot loop (the hot tier loaded); "native": the bound native
+    call that counts until it has (and always with TALLYML_HOT=0)."""
+    if tier == "hot":
+        _until_hot(metric, target, preds)
+    else:
+        metric._hot_on = False
+    return metric
 
 
 def _loop(benchmark, group, fn, rounds_done):
@@ -34,18 +45,20 @@ def _loop(benchmark, group, fn, rounds_done):
     benchmark(many)
 
 
+@pytest.mark.parametrize("tier", ["hot", "native"])
 @pytest.mark.parametrize("size", [64, 1])
-def test_binary_update(benchmark, size):
-    m = BinaryMetrics()
+def test_binary_update(benchmark, size, tier):
     t, s = T64[:size].copy(), S64[:size].copy()
+    m = _tiered(BinaryMetrics(), tier, t, s)
     rounds = []
     _loop(benchmark, f"binary-update-{size}", lambda: m.update(t, s), rounds)
     cm = np.bincount(t.astype(np.int64) * 2 + (s >= 0.5), minlength=4).reshape(2, 2)
     np.testing.assert_array_equal(m.confusion_matrix(), cm * LOOP * len(rounds))
 
 
-def test_multiclass_update(benchmark):
-    m = MulticlassMetrics(10)
+@pytest.mark.parametrize("tier", ["hot", "native"])
+def test_multiclass_update(benchmark, tier):
+    m = _tiered(MulticlassMetrics(10), tier, Y64, P64)
     rounds = []
     _loop(benchmark, "multiclass-update-64", lambda: m.update(Y64, P64), rounds)
     np.testing.assert_array_equal(m._state, MULTI_CM * LOOP * len(rounds))

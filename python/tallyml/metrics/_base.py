@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import _backends
 from .. import _validate as V
+from .._backends import hot as _hot
 from . import _device
 
 __all__: list[str] = []  # private module
@@ -71,6 +72,17 @@ class _MetricsBase:
         # dtype pair -> bound native call into the current int64 state (see _bound_call)
         self._bound = {}
         self._binder = getattr(self._be, "bind_" + self._KIND, None)
+        # hot tier (``_backends/hot.py``): small calls made per dtype key before the tier was
+        # asked for. Host backends that count exact integers only: the reference backend stays
+        # pure numpy.
+        self._small_calls = {}
+        # the last entry point picked up, by dtype identity (builtin dtypes are singletons, and
+        # hashing a dtype costs more than the rest of a hot call): _hot_t/_hot_p are the target
+        # and preds dtypes, _hot_nd preds' ndim
+        self._hot_t = self._hot_p = self._hot_nd = self._hot_ep = None
+        self._hot_on = self._backend_name in ("native", "numba") and _hot.enabled()
+        ign = getattr(self, "_ignore_index", None)
+        self._has_ign, self._ign = (False, 0) if ign is None else (True, int(ign))
         self._reset_state()
 
     # ------------------------------------------------------------ state
@@ -109,8 +121,11 @@ class _MetricsBase:
         pend = self._pend
         pend.append(flat_index)
         if len(pend) > _PENDING_MAX:
-            with self._lock:
-                self._flush()
+            self._drain()
+
+    def _drain(self):
+        with self._lock:
+            self._flush()
 
     def _bound_call(self, key, *args):
         """The backend's bound call for dtype pair ``key`` into the current int64 state (lock
@@ -123,6 +138,20 @@ class _MetricsBase:
                 return None
             self._bound[key] = call
         return call
+
+    def _tier_up(self, name, key) -> None:
+        """Count one small call under ``key`` (target dtype, preds dtype[, more]); after
+        ``ARM_AFTER`` of them ask for the hot tier's kernel ``name`` and pick it up once it is
+        loaded (until then the native call keeps counting; results do not depend on the path)."""
+        n = self._small_calls.get(key, 0) + 1
+        self._small_calls[key] = n
+        if n >= _hot.ARM_AFTER:
+            if n == _hot.ARM_AFTER:
+                _hot.request(name, key[0], key[1])
+            ep = _hot.lookup(name, key[0], key[1])
+            if ep is not None:
+                self._hot_t, self._hot_p, self._hot_ep = key[0], key[1], ep
+                self._hot_nd = key[2] if len(key) > 2 else 1
 
     def reset(self) -> None:
         """Forget every count (configuration is kept)."""

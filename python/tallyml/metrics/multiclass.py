@@ -7,6 +7,8 @@ import numpy as np
 
 from .. import _formulas as F
 from .. import _validate as V
+from .._backends.hot import MAX_ROWS as _HOT_ROWS
+from ._base import _PENDING_MAX
 from . import _device as D
 from . import _topk
 from ._confusion import _ConfusionMetrics
@@ -113,7 +115,10 @@ class MulticlassMetrics(_ConfusionMetrics):
             raise ValueError(f"target = {target} is outside [0, {k})")
         if not 0 <= pred < k:
             raise ValueError(f"pred = {pred} is outside [0, {k})")
-        self._push(target * k + pred)
+        pend = self._pend  # _push inlined (see BinaryMetrics.update_one)
+        pend.append(target * k + pred)
+        if len(pend) > _PENDING_MAX:
+            self._drain()
 
     # ------------------------------------------------------------ batch path
     def update(self, target, preds, sample_weight=None) -> None:
@@ -124,11 +129,29 @@ class MulticlassMetrics(_ConfusionMetrics):
             return self._update_topk(target, preds, sample_weight)
         # hot path: a bound native call for a dtype pair seen before (1-D labels or (N, K)
         # scores); it takes contiguous writable arrays only and returns False otherwise
+        # hot tier: a compiled small-batch kernel for the dtypes (and preds ndim) of the last
+        # calls; -1 means a bad value or shape (nothing counted: the paths below raise it)
+        if (type(target) is _ndarray and type(preds) is _ndarray and target.dtype is self._hot_t
+                and preds.dtype is self._hot_p and sample_weight is None and target.ndim == 1
+                and preds.ndim == self._hot_nd):
+            n = len(target)
+            if n == len(preds) and n <= _HOT_ROWS:
+                with self._lock:
+                    if not self._float and not self._on_device:
+                        c = self._hot_ep(target, preds, self._has_ign, self._ign, self._state)
+                        if c >= 0:
+                            self._count += c
+                            return
         if (sample_weight is None and type(target) is _ndarray and type(preds) is _ndarray
                 and target.ndim == 1 and len(target) == len(preds)):
-            call = self._bound.get((target.dtype, preds.dtype))
+            key = (target.dtype, preds.dtype)
+            small = len(target) <= _HOT_ROWS
+            call = self._bound.get(key)
             if call is not None and preds.ndim == call.ndim and (
                     call.ndim == 1 or preds.shape[1] == self._num_classes):
+                if small and self._hot_on:
+                    self._tier_up("multiclass_scores" if call.ndim == 2 else "multiclass_labels",
+                                  (target.dtype, preds.dtype, call.ndim))
                 ignore = self._ignore_index
                 counted = len(target) if ignore is None else len(target) - int(
                     np.count_nonzero(target == ignore))
