@@ -78,6 +78,8 @@ def all_reduce(objs, *, group=None, device=None):
         for a, (v, dtype) in chunks.items():
             if a == o._SEEN_ATTR:
                 arrays[a] = (v > 0).astype(dtype)
+            elif a in o._SUM_ATTRS:  # float64 sums stay float64
+                arrays[a] = v.copy()
             else:
                 arrays[a] = v.copy() if weighted else np.rint(v).astype(np.int64)
         res = o._empty_like()

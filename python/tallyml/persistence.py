@@ -77,14 +77,16 @@ def _decode(v):
 def _classes() -> dict:
     """Class name -> class of every metric object that can be checkpointed."""
     from .metrics._base import _MetricsBase
-    from . import metrics  # noqa: F401  (registers the built-in subclasses)
+    from . import curves, estimation, metrics  # noqa: F401  (register the built-in subclasses)
 
     out, todo = {}, [_MetricsBase]
     while todo:
         cls = todo.pop()
         for sub in cls.__subclasses__():
             todo.append(sub)
-            if not sub.__name__.startswith("_"):
+            # public classes, and private concrete ones that a public factory returns (e.g.
+            # EstimatedMetrics(task=...) -> _BinaryEstimated): those define their own arrays
+            if not sub.__name__.startswith("_") or "_new_arrays" in vars(sub):
                 out[sub.__name__] = sub
     return out
 

@@ -105,7 +105,10 @@ class SharedSlots:
         for attr, ref in template._empty_like()._new_arrays().items():
             if ref is None:
                 continue
-            dt = ref.dtype if attr == template._SEEN_ATTR else dtype
+            # masks, float sums and arrays that are float64 from the start (expected counts)
+            # keep their own dtype; counts follow the slots' dtype
+            keep = attr == template._SEEN_ATTR or attr in template._SUM_ATTRS or ref.dtype == np.float64
+            dt = ref.dtype if keep else dtype
             arrays.append({"attr": attr, "offset": off, "shape": list(ref.shape), "dtype": dt.str})
             off = _round_up(off + ref.size * dt.itemsize)
         meta = {"tallyml_version": __version__, "class": type(template).__name__,
@@ -295,7 +298,7 @@ class SlotWorker:
         self._header = slots._header(index)
         for attr, view in self._views.items():
             setattr(obj, attr, view)
-        obj._float = slots.weighted
+        obj._float = obj._state.dtype == np.float64
         obj._count = int(self._header[0])  # a taken-over slot continues its count
         self._obj = obj
         self._weighted = slots.weighted

@@ -1,16 +1,15 @@
 """Shared state machinery of the streaming curve objects: argument checks, backend choice,
 locked updates that count all or nothing, merge by addition, state_dict / pickle, nbytes.
 
-Written before the metrics package's common base (metrics/_base.py) existed; the semantics are
-the same (see DESIGN.md, "State model") so the two can be unified without changing behaviour.
+``CurveState`` extends the metric objects' common base (``metrics/_base.py``), so merging,
+checkpoints, windows, decay and shared slots are the same mechanism for every metric object.
 """
 from __future__ import annotations
-
-import threading
 
 import numpy as np
 
 from .. import _backends
+from ..metrics._base import _MetricsBase
 from . import _backend as kb
 from ._layout import BinLayout, make_layout
 
@@ -61,13 +60,25 @@ def resolve_backend(backend):
     return "numpy" if name == "numpy" else "numba"
 
 
-class CurveState:
-    """Base of BinaryCurves / MulticlassCurves / MultilabelCurves.
+class CurveState(_MetricsBase):
+    """Base of BinaryCurves / MulticlassCurves / MultilabelCurves, on the metric objects' common
+    base (``metrics/_base.py``): the lock, merge by addition, state_dict / pickle, save / load,
+    windows, decay, shared-memory slots, Dask and torch.distributed all work as for the
+    confusion-count objects.
 
-    Subclasses set ``_hist_shape``, ``_psum_shape``, ``_sums_shape`` and implement ``_format``
-    (shape/dtype checks -> arrays), ``_check`` (value checks) and ``_count``."""
+    State: ``hist`` (per-bin negative/positive counts; int64 until the first weighted batch,
+    float64 from then on, like every count), ``psum`` and ``sums`` (float64 sums of scores and
+    losses: ``_SUM_ATTRS``, always float64).
+
+    Subclasses set ``_KIND``, ``_hist_shape``, ``_psum_shape``, ``_sums_shape`` and extra
+    ``_CONFIG`` names, and implement ``_format`` (shape/dtype checks -> arrays), ``_check``
+    (value checks), ``_count_batch`` and ``_init_args``."""
 
     _STATE = ("hist", "psum", "sums")
+    _COUNT_ATTRS = ("_hist",)
+    _SUM_ATTRS = ("_psum", "_sums")
+    _DEVICE_ATTRS = ()
+    _CONFIG = ("layout", "logits", "ignore_index")
 
     def __init__(self, num_bins, layout, logits, ignore_index, backend):
         if not isinstance(logits, (bool, np.bool_)):
@@ -76,18 +87,44 @@ class CurveState:
                                          or not isinstance(ignore_index, (int, np.integer))):
             raise TypeError(f"ignore_index must be an int or None; got {ignore_index!r}")
         self._layout: BinLayout = make_layout(num_bins, layout)
-        self.logits = bool(logits)
-        self.ignore_index = None if ignore_index is None else int(ignore_index)
-        self._backend_name = resolve_backend(backend)
-        self.backend = backend
-        self._lock = threading.Lock()
-        self._alloc(np.int64)
+        self._num_bins_arg = num_bins
+        self._logits = bool(logits)
+        self._ignore_index = None if ignore_index is None else int(ignore_index)
+        self._setup("warn", True, resolve_backend(backend))
+        self._backend_request = backend
 
     # ------------------------------------------------------------------ state
-    def _alloc(self, dtype):
-        self.hist = np.zeros(self._hist_shape, dtype=dtype)
-        self.psum = np.zeros(self._psum_shape, dtype=np.float64)
-        self.sums = np.zeros(self._sums_shape, dtype=np.float64)
+    def _new_arrays(self):
+        return {"_hist": np.zeros(self._hist_shape, dtype=np.int64),
+                "_psum": np.zeros(self._psum_shape, dtype=np.float64),
+                "_sums": np.zeros(self._sums_shape, dtype=np.float64)}
+
+    @property
+    def _state(self):  # the base's name for the main count array
+        return self._hist
+
+    @property
+    def hist(self) -> np.ndarray:
+        """Per-bin counts (negatives, positives) of the scores, by bin."""
+        return self._hist
+
+    @property
+    def psum(self) -> np.ndarray:
+        """Per-bin sums of the scores (probability space), for calibration curves."""
+        return self._psum
+
+    @property
+    def sums(self) -> np.ndarray:
+        """Exact running sums behind the Brier score and log loss."""
+        return self._sums
+
+    @property
+    def logits(self) -> bool:
+        return self._logits
+
+    @property
+    def ignore_index(self):
+        return self._ignore_index
 
     @property
     def num_bins(self) -> int:
@@ -101,7 +138,12 @@ class CurveState:
     @property
     def nbytes(self) -> int:
         """Bytes held by the state arrays: independent of the number of samples seen."""
-        return int(self.hist.nbytes + self.psum.nbytes + self.sums.nbytes)
+        return int(self._hist.nbytes + self._psum.nbytes + self._sums.nbytes)
+
+    def _config(self) -> dict:
+        out = {name: getattr(self, name) for name in self._CONFIG if name != "layout"}
+        out["layout"] = [str(v) if isinstance(v, str) else int(v) for v in self._layout.state_key()]
+        return out
 
     def edges(self) -> np.ndarray:
         """Lower edge of every bin, in probability space (float64, increasing)."""
@@ -121,10 +163,6 @@ class CurveState:
         with np.errstate(divide="ignore"):
             return np.log(e) - np.log1p(-e)
 
-    def reset(self):
-        with self._lock:
-            self._alloc(np.int64)
-
     # ------------------------------------------------------------------ update
     def _eps(self, scores):
         return _EPS[np.float64 if self.logits else scores.dtype.type]
@@ -132,99 +170,33 @@ class CurveState:
     def update(self, target, preds, sample_weight=None):
         """Count a batch: all of it, or (on a ValueError/TypeError) nothing."""
         t, s, w = self._format(target, preds, sample_weight)
+        ignore = self._ignore_index
+        counted = t.shape[0] if ignore is None or t.ndim != 1 else t.shape[0] - int(
+            np.count_nonzero(t == ignore))
         with self._lock:
             # value checks always run: a NaN or out-of-range score has no bin, and skipping the
             # check would let a kernel write outside the histogram
             self._check(t, s, w)
-            old = self.hist
+            old = self._hist
             if w is not None and old.dtype != np.float64:
-                self.hist = old.astype(np.float64)  # first weighted batch: float64 counts
+                self._hist = old.astype(np.float64)  # first weighted batch: float64 counts
             try:
-                self._count(t, s, w)
+                self._count_batch(t, s, w)
             except BaseException:
-                self.hist = old  # the native core validates inside _count and writes nothing
+                self._hist = old  # the native core validates inside _count_batch, writes nothing
                 raise
+            self._float = self._hist.dtype == np.float64
+            self._count += counted
         return self
 
-    # ------------------------------------------------------------------ merge
-    def _compatible(self, other):
+    def _check_compatible(self, other, what: str):
         if type(other) is not type(self):
-            raise TypeError(f"cannot merge {type(other).__name__} into {type(self).__name__}")
-        if other._layout != self._layout or other.hist.shape != self.hist.shape \
-                or other.logits != self.logits:
-            raise ValueError("cannot merge curve states with different bins, shapes or logits")
-
-    def merge(self, other):
-        """Add another state of the same configuration into this one (in place)."""
-        self._compatible(other)
-        if other is self:
-            hist, psum, sums = self.hist.copy(), self.psum.copy(), self.sums.copy()
-        else:
-            with other._lock:
-                hist, psum, sums = other.hist.copy(), other.psum.copy(), other.sums.copy()
-        with self._lock:
-            if hist.dtype == np.float64 and self.hist.dtype != np.float64:
-                self.hist = self.hist.astype(np.float64)
-            self.hist += hist
-            self.psum += psum
-            self.sums += sums
-        return self
-
-    def __iadd__(self, other):
-        return self.merge(other)
-
-    def __add__(self, other):
-        out = self._clone()
-        out.merge(self)
-        out.merge(other)
-        return out
-
-    def _clone(self):
-        out = object.__new__(type(self))
-        out.__setstate__(self.__getstate__())
-        out.reset()
-        return out
-
-    # ------------------------------------------------------------------ persistence
-    def _config(self):
-        return {"layout": self._layout.state_key(), "logits": self.logits,
-                "ignore_index": self.ignore_index, "backend": self.backend}
-
-    def state_dict(self) -> dict:
-        """Copies of the state arrays plus the configuration they depend on."""
-        with self._lock:
-            d = {name: getattr(self, name).copy() for name in self._STATE}
-        d["layout"] = np.asarray(self._layout.state_key()[1:], dtype=np.int64)
-        d["layout_kind"] = self._layout.name
-        return d
-
-    def load_state_dict(self, state: dict):
-        """Replace the state by one from ``state_dict`` of an object with the same bins."""
-        kind = state.get("layout_kind")
-        params = np.asarray(state.get("layout", []))
-        if kind != self._layout.name or params.tolist() != self._layout.state_key()[1:]:
-            raise ValueError("state_dict was saved with a different bin layout")
-        arrays = {}
-        for name in self._STATE:
-            a = np.asarray(state[name])
-            want = getattr(self, name)
-            if a.shape != want.shape:
-                raise ValueError(f"state_dict[{name!r}] has shape {a.shape}; expected {want.shape}")
-            if name == "hist" and a.dtype not in (np.int64, np.float64):
-                raise ValueError(f"state_dict['hist'] must be int64 or float64; got {a.dtype}")
-            arrays[name] = a.astype(a.dtype if name == "hist" else np.float64, copy=True)
-        with self._lock:
-            for name, a in arrays.items():
-                setattr(self, name, a)
-
-    def __getstate__(self):
-        d = self.__dict__.copy()
-        del d["_lock"]
-        return d
-
-    def __setstate__(self, d):
-        self.__dict__.update(d)
-        self._lock = threading.Lock()
+            raise TypeError(f"cannot {what} {type(other).__name__} and {type(self).__name__}")
+        mine, theirs = self._config(), other._config()
+        for name in self._CONFIG:
+            if mine[name] != theirs[name]:
+                raise ValueError(f"cannot {what} curve states with different bins, shapes or "
+                                 f"options: {name} is {mine[name]!r} vs {theirs[name]!r}")
 
     def __repr__(self):
         return (f"{type(self).__name__}(layout={self.layout!r}, num_bins={self.num_bins}, "

@@ -29,6 +29,8 @@ class BinaryCurves(CurveState):
     ``update(target, preds, sample_weight=None)``: target (N,) 0/1 labels, preds (N,) float.
     """
 
+    _KIND = "binary_curves"
+
     def __init__(self, num_bins=None, *, layout="dyadic", logits=False, ignore_index=None,
                  backend="auto"):
         self._hist_shape = None
@@ -52,7 +54,11 @@ class BinaryCurves(CurveState):
     def _check(self, t, s, w):
         kb.check_binary(self._backend_name, t, s, w, self.ignore_index, self.logits)
 
-    def _count(self, t, s, w):
+    def _init_args(self):
+        return {"num_bins": self._num_bins_arg, "layout": self.layout, "logits": self.logits,
+                "ignore_index": self.ignore_index, "backend": self._backend_request}
+
+    def _count_batch(self, t, s, w):
         kb.count_binary(self._backend_name, t, s, w, self.ignore_index, self._layout,
                         self.logits, self._eps(s), self.hist, self.psum, self.sums)
 

@@ -25,6 +25,9 @@ class MulticlassCurves(ColumnCurves, CurveState):
     Multiclass scores are not required to sum to 1 (sklearn's exact roc_auc_score requires it).
     """
 
+    _KIND = "multiclass_curves"
+    _CONFIG = CurveState._CONFIG + ("num_classes", "ovo")
+
     def __init__(self, num_classes, num_bins=None, *, layout="dyadic", logits=False, ovo=False,
                  ignore_index=None, backend="auto"):
         if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) \
@@ -53,7 +56,12 @@ class MulticlassCurves(ColumnCurves, CurveState):
     def _check(self, t, s, w):
         kb.check_multiclass(self._backend_name, t, s, w, self.ignore_index, self.logits)
 
-    def _count(self, t, s, w):
+    def _init_args(self):
+        return {"num_classes": self.num_classes, "num_bins": self._num_bins_arg,
+                "layout": self.layout, "logits": self.logits, "ovo": self.ovo,
+                "ignore_index": self.ignore_index, "backend": self._backend_request}
+
+    def _count_batch(self, t, s, w):
         kb.count_multiclass(self._backend_name, t, s, w, self.ignore_index, self._layout,
                             self.logits, self._eps(s), self.ovo, self.hist, self.psum, self.sums)
 

@@ -17,6 +17,9 @@ class MultilabelCurves(ColumnCurves, CurveState):
     Averages: "micro", "macro", "weighted", None; sklearn's "samples" ranks the labels of each
     sample and cannot be kept in constant memory (ValueError)."""
 
+    _KIND = "multilabel_curves"
+    _CONFIG = CurveState._CONFIG + ("num_labels",)
+
     def __init__(self, num_labels, num_bins=None, *, layout="dyadic", logits=False,
                  backend="auto"):
         if isinstance(num_labels, bool) or not isinstance(num_labels, (int, np.integer)) \
@@ -44,7 +47,11 @@ class MultilabelCurves(ColumnCurves, CurveState):
     def _check(self, t, s, w):
         kb.check_multilabel(self._backend_name, t, s, w, self.logits)
 
-    def _count(self, t, s, w):
+    def _init_args(self):
+        return {"num_labels": self.num_labels, "num_bins": self._num_bins_arg,
+                "layout": self.layout, "logits": self.logits, "backend": self._backend_request}
+
+    def _count_batch(self, t, s, w):
         kb.count_multilabel(self._backend_name, t, s, w, self._layout, self.logits,
                             self._eps(s), self.hist, self.psum, self.sums)
 

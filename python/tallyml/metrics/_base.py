@@ -53,6 +53,9 @@ class _MetricsBase:
 
     _KIND = "base"
     _COUNT_ATTRS: tuple = ()
+    #: float64 sums (of scores, losses ...) that are always float64: added on merge, scaled by
+    #: decay, outside the int64 -> float64 rule of the counts
+    _SUM_ATTRS: tuple = ()
     _SEEN_ATTR = None
     _CONFIG: tuple = ()
     #: count arrays (and masks) that move to the device; the rest stay on the host
@@ -190,7 +193,7 @@ class _MetricsBase:
             return arrays, self._count
 
     def _array_attrs(self):
-        return self._COUNT_ATTRS + ((self._SEEN_ATTR,) if self._SEEN_ATTR else ())
+        return self._COUNT_ATTRS + self._SUM_ATTRS + ((self._SEEN_ATTR,) if self._SEEN_ATTR else ())
 
     def _config(self) -> dict:
         return {name: getattr(self, "_" + name) for name in self._CONFIG}
@@ -225,6 +228,8 @@ class _MetricsBase:
                     new[a] = mine.astype(np.float64) + theirs
                 else:
                     new[a] = mine + theirs
+            for a in self._SUM_ATTRS:
+                new[a] = getattr(self, a) + arrays[a]
             for a, v in new.items():
                 setattr(self, a, v)
             self._float = self._state.dtype == _F64
@@ -304,7 +309,7 @@ class _MetricsBase:
         exponential decay; masks and the sample count are unchanged."""
         with self._lock, self._host_side():
             self._flush()
-            for a in self._COUNT_ATTRS:
+            for a in self._COUNT_ATTRS + self._SUM_ATTRS:
                 v = getattr(self, a)
                 if v is not None:
                     setattr(self, a, v.astype(np.float64) * factor)
@@ -375,7 +380,7 @@ class _MetricsBase:
                 raise ValueError(f"state[{a.lstrip('_')!r}] must be a numpy array; got {type(v).__name__}")
             if v.shape != ref.shape:
                 raise ValueError(f"state[{a.lstrip('_')!r}] must have shape {ref.shape}; got {v.shape}")
-            if a == self._SEEN_ATTR:
+            if a == self._SEEN_ATTR or a in self._SUM_ATTRS:
                 if v.dtype != ref.dtype:
                     raise ValueError(f"state[{a.lstrip('_')!r}] must have dtype {ref.dtype}; got {v.dtype}")
             else:
