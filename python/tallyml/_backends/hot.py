@@ -19,10 +19,12 @@ in the background:
 
 Fork safety: a fork while the loader thread holds numba's compiler lock would leave that lock
 held forever in the child, so ``os.fork`` waits (``register_at_fork``) until a load in progress
-has finished.
+has finished. Exit: the interpreter waits (``atexit``, at most ``EXIT_WAIT_S``) for a load in
+progress rather than finalise under a thread that is inside LLVM.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 
@@ -39,6 +41,8 @@ _requested: set = set()
 _failed: dict = {}     # key -> the exception text (kept for diagnosis; the tier stays off for it)
 _state_lock = threading.Lock()
 _load_lock = threading.Lock()  # held while compiling; fork waits on it
+_threads: list = []
+EXIT_WAIT_S = 60.0
 
 
 def _mode() -> str:
@@ -81,7 +85,10 @@ def request(name, target_dtype, preds_dtype) -> None:
     if mode == "sync":
         _load(key)
     else:
-        threading.Thread(target=_load, args=(key,), name="tallyml-hot-tier", daemon=True).start()
+        th = threading.Thread(target=_load, args=(key,), name="tallyml-hot-tier", daemon=True)
+        with _state_lock:
+            _threads[:] = [t for t in _threads if t.is_alive()] + [th]
+        th.start()
 
 
 def warm(name, target_dtype, preds_dtype):
@@ -97,6 +104,14 @@ def warm(name, target_dtype, preds_dtype):
 def failures() -> dict:
     """Signatures whose load failed, with the error (the tier stays off for them)."""
     return dict(_failed)
+
+
+@atexit.register
+def _wait_for_loads() -> None:
+    with _state_lock:
+        pending = list(_threads)
+    for th in pending:
+        th.join(EXIT_WAIT_S)
 
 
 if hasattr(os, "register_at_fork"):

@@ -74,30 +74,35 @@ def _throughput(w, n, repeat, threads, peers, bandwidth, progress):
     return row
 
 
-def _python_threads(n, repeat):
-    """Aggregate throughput of one vs two Python threads, each updating its own BinaryMetrics
-    (num_threads=1) with half of the data: the GIL is released inside the core."""
-    from tallyml import BinaryMetrics
+def _python_threads(n, repeat, key="binary"):
+    """Aggregate throughput of one vs two Python threads, each updating its own metric object
+    (num_threads=1) with half of the data: the GIL is released inside the core. Binary counting
+    is bound by memory bandwidth (two threads gain what the memory gives two cores);
+    multiclass K=10 by computation (two threads gain what a second core gives)."""
+    from tallyml import BinaryMetrics, MulticlassMetrics
 
-    w = WORKLOADS["binary"]
-    d = w.make(n, 99)
+    w = WORKLOADS[key]
+    d = {k: v for k, v in w.make(n, 99).items() if isinstance(v, np.ndarray)}
     half = n // 2
     parts = [{k: v[:half] for k, v in d.items()}, {k: v[half:] for k, v in d.items()}]
-    metrics = [BinaryMetrics(num_threads=1), BinaryMetrics(num_threads=1)]
+    if key == "binary":
+        metrics = [BinaryMetrics(num_threads=1), BinaryMetrics(num_threads=1)]
+    else:
+        metrics = [MulticlassMetrics(10, num_threads=1), MulticlassMetrics(10, num_threads=1)]
+    args = [list(p.values()) for p in parts]
 
     def one():
-        for m, p in zip(metrics, parts):
-            m.update(p["target"], p["scores"])
+        for m, a in zip(metrics, args):
+            m.update(*a)
 
     def two():
-        timing.run_threads([lambda m=m, p=p: m.update(p["target"], p["scores"])
-                            for m, p in zip(metrics, parts)])
+        timing.run_threads([lambda m=m, a=a: m.update(*a) for m, a in zip(metrics, args)])
 
     secs = {k: v["wall"] for k, v in timing.interleaved({"one": one, "two": two}, repeat=repeat).items()}
     total = metrics[0].count + metrics[1].count
-    if total != n * (2 * repeat):
-        raise AssertionError("threaded updates lost samples")
-    return {"rows": n, "one_thread_mpred_s": n / secs["one"] / 1e6,
+    if total != n * 2 * repeat:
+        raise AssertionError(f"threaded updates lost samples: {total} != {n * 2 * repeat}")
+    return {"workload": key, "rows": n, "one_thread_mpred_s": n / secs["one"] / 1e6,
             "two_threads_mpred_s": n / secs["two"] / 1e6, "speedup": secs["one"] / secs["two"]}
 
 
@@ -120,7 +125,9 @@ def run(quick: bool = False, n: int | None = None, peers: bool = True, progress=
         if w.key in ALL_CORE_KEYS and cpus > 1:
             out["throughput"].append(_throughput(w, rows, repeat, cpus, False, bwn, progress))
     progress("python threads ...")
-    out["python_threads"] = _python_threads(n or (200_000 if quick else 10_000_000), repeat)
+    rows = n or (200_000 if quick else 10_000_000)
+    out["python_threads"] = _python_threads(rows, repeat)
+    out["python_threads_multiclass"] = _python_threads(rows, repeat, "multiclass10")
     progress("small-batch calls ...")
     out["calls_us"] = calls.small_batch_calls(calls=2000 if quick else 20000, repeat=repeat,
                                               peers=peers)
@@ -158,10 +165,15 @@ def format_report(r: dict) -> str:
     lines.append("(x peer: tallyml's wall-clock throughput over the peer's, timed round-robin in "
                  "this run; - not installed / not timed. cpu: the same from the thread's CPU time, "
                  "which leaves out waiting on a loaded machine; one-thread rows only)")
-    pt = r["python_threads"]
-    lines += ["", f"two Python threads, two BinaryMetrics: {pt['one_thread_mpred_s']:.0f} M pred/s "
-              f"on one thread, {pt['two_threads_mpred_s']:.0f} M pred/s on two "
-              f"({pt['speedup']:.2f}x)", "", "per call (us):"]
+    lines.append("")
+    for key, what in (("python_threads", "BinaryMetrics"),
+                      ("python_threads_multiclass", "MulticlassMetrics(10)")):
+        pt = r.get(key)
+        if pt:
+            lines.append(f"two Python threads, two {what}: {pt['one_thread_mpred_s']:.0f} M pred/s "
+                         f"on one thread, {pt['two_threads_mpred_s']:.0f} M pred/s on two "
+                         f"({pt['speedup']:.2f}x)")
+    lines += ["", "per call (us):"]
     lines[-1] = f"per call (us): {'wall':>30} {'cpu':>8}"
     for name, us in r["calls_us"].items():
         lines.append(f"  {name:44} {us['wall']:8.2f} {us['cpu']:8.2f}")
