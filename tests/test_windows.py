@@ -645,3 +645,19 @@ def test_decay_in_seconds_multiclass_mixed_weights_and_failures():
                                rtol=1e-12, atol=1e-300)
     np.testing.assert_allclose(m.accuracy(), skm.accuracy_score(y, p, sample_weight=wts), rtol=1e-12)
     assert m.count == len(y)
+
+
+# ---------------------------------------------------------------- the "window overhead" benchmark row
+def test_window_overhead_benchmark_runs_and_reports_every_variant():
+    from tallyml._bench.calls import WINDOW_VARIANTS, window_overhead
+    from tallyml._bench.suite import _format_window_overhead
+
+    r = window_overhead(batch=50, batches=3, repeat=1)
+    assert set(r) == {"binary", "multiclass10"}
+    for res in r.values():
+        assert set(res) == {"plain_us", *WINDOW_VARIANTS}
+        assert res["plain_us"]["wall"] > 0
+        for name in WINDOW_VARIANTS:
+            assert res[name]["wall"] > 0 and np.isfinite(res[name]["overhead"])
+    text = "\n".join(_format_window_overhead(r))
+    assert all(name in text for name in WINDOW_VARIANTS)

@@ -37,6 +37,7 @@ never touches the old counts.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import re
 import threading
@@ -130,7 +131,8 @@ def _rows(args, kwargs):
 # hooks, which lock, flush and allocate: emptying a bucket in place (same arrays, so the
 # object's bound native call stays valid and its next update takes the fast path) and adding a
 # bucket into an accumulator with in-place ufuncs. Anything else (device or float64 counts,
-# subclasses with their own state handling) takes the general hooks.
+# subclasses with their own state handling) takes the general hooks. The scalar path's pending
+# samples need no flush: windows never call ``update_one`` on their objects.
 def _fast_protocol(template):
     """``(arrays, seen)`` -- the attribute names of ``template``'s state arrays and of its
     OR-merged mask -- when the shortcuts apply to objects of its class, else None."""
@@ -147,7 +149,7 @@ def _fast_protocol(template):
 def _clear_in_place(obj, arrays):
     """Empty a bucket: zero its arrays where they are (no allocation), or ``reset()`` it when
     they differ from a fresh object's (float64 after weighted updates, on a device)."""
-    if obj._float or obj._on_device or obj._pend:
+    if obj._float or obj._on_device:
         obj.reset()
         return
     for a in arrays:
@@ -159,7 +161,7 @@ def _clear_in_place(obj, arrays):
 
 def _add_in_place(dst, src, arrays, seen):
     """``dst += src`` (counts, mask, sample count); the general hook when the dtypes change."""
-    if (src._float and not dst._float) or dst._on_device or src._on_device or src._pend or dst._pend:
+    if src._float > dst._float or src._on_device or dst._on_device:
         dst._add_from(src)
         return
     for a in arrays:
@@ -238,8 +240,8 @@ class Windowed:
             self._add = _add
         else:
             arrays, seen = fast
-            self._clear = lambda obj: _clear_in_place(obj, arrays)
-            self._add = lambda dst, src: _add_in_place(dst, src, arrays, seen)
+            self._clear = functools.partial(_clear_in_place, arrays=arrays)
+            self._add = functools.partial(_add_in_place, arrays=arrays, seen=seen)
         self._pool = []    # emptied bucket objects, reused when a bucket opens
         self._probe = _empty_like(self._template)  # replays a failed split batch for its error
         self._cur_update = None if self._cur_obj is None else self._cur_obj.update
