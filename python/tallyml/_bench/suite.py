@@ -130,8 +130,8 @@ def run(quick: bool = False, n: int | None = None, peers: bool = True, progress=
     out["rss_growth_bytes"] = calls.update_rss_growth(n or (100_000 if quick else 10_000_000))
     # ---- window overhead (windows.py): Windowed/Decayed against the plain object
     progress("window overhead ...")
-    out["window_overhead"] = calls.window_overhead(batches=20 if quick else 100,
-                                                   repeat=3 if quick else 15)
+    out["window_overhead"] = (calls.window_overhead(batches=10, repeat=3) if quick
+                              else calls.window_overhead())
     # ---- end window overhead
     return out
 
