@@ -661,3 +661,33 @@ def test_window_overhead_benchmark_runs_and_reports_every_variant():
             assert res[name]["wall"] > 0 and np.isfinite(res[name]["overhead"])
     text = "\n".join(_format_window_overhead(r))
     assert all(name in text for name in WINDOW_VARIANTS)
+
+
+def test_seconds_window_buckets_at_exact_boundaries():
+    """Readings on, just below and just above bucket edges (a width that is not a binary
+    fraction) land in bucket floor(t / width), as documented, also after the current bucket's
+    edge is cached."""
+    T, B = 0.7, 7
+    d = T / B
+    clock = FakeClock(0.0)
+    w = Windowed(BinaryMetrics(backend=BE), seconds=T, buckets=B, clock=clock)
+    rng = np.random.default_rng(23)
+    log = []
+    times = []
+    for k in range(1, 40):
+        edge = k * d
+        times += [np.nextafter(edge, -np.inf), edge, np.nextafter(edge, np.inf)]
+    times += list(-np.sort(-np.array(times[:6])))  # a clock stepping back
+    for t in times:
+        clock.t = float(t)
+        y, p = rng.integers(0, 2, 3), rng.integers(0, 2, 3)
+        w.update(y, p)
+        # documented: bucket floor(t / d); a step back counts into the current bucket
+        j = np.floor(clock.t / d)
+        log.append((max(j, log[-1][0]) if log else j, y, p))
+        ref = max(np.floor(clock.t / d), log[-1][0])
+        inside = [(a, b) for j, a, b in log if ref - B < j <= ref]
+        yy = np.concatenate([a for a, _ in inside])
+        pp = np.concatenate([b for _, b in inside])
+        np.testing.assert_array_equal(w.window().confusion_matrix(),
+                                      skm.confusion_matrix(yy, pp, labels=[0, 1]))

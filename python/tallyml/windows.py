@@ -257,6 +257,7 @@ class Windowed:
         self._cur_obj = None
         self._cur_update = None       # the current bucket's bound update method
         self._room = 0                # rows (samples) or calls (updates) left in the current bucket
+        self._edge = -math.inf        # seconds: clock readings below it fall in the current bucket
 
     def reset(self) -> None:
         """Forget every count (window and total)."""
@@ -273,6 +274,7 @@ class Windowed:
     def __setstate__(self, d):
         d = {k: v for k, v in d.items() if k not in self._TRANSIENT and k != "_pos"}
         d.setdefault("_size", None)  # (seconds windows pickled by older versions lack it)
+        d.setdefault("_edge", -math.inf)
         self.__dict__.update(d)
         if self._cur_obj is None and not self._size:
             self._cur = -math.inf  # (states written before the first seconds bucket held -1)
@@ -347,11 +349,20 @@ class Windowed:
 
     def _update_seconds(self, *args, **kwargs):
         with self._lock:
-            j = math.floor(self._clock() / self._width)
+            t = self._clock()
+            # below _edge, floor(t / width) <= current bucket for sure: no division needed
+            if t < self._edge:
+                self._cur_update(*args, **kwargs)
+                return
+            j = math.floor(t / self._width)
             if j <= self._cur:  # also a clock that stepped back: into the current bucket
                 self._cur_update(*args, **kwargs)
             else:
                 self._open_bucket(j, args, kwargs)
+                end = (j + 1) * self._width
+                # a margin far above the rounding of t / width and of this product (at 0, t / width
+                # may underflow to -0.0 below it: no shortcut then)
+                self._edge = end - abs(end) * 1e-12 if end else -math.inf
 
     def _take(self):
         """An empty bucket object: a reused one when there is one."""
