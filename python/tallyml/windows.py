@@ -6,8 +6,9 @@ Both rest on one property of the metric objects: states merge by addition.
 counted once, into the bucket that is current; when a bucket closes its counts are added into a
 running "closed" state, so ``total()`` is closed + current (no second pass over the data) and
 ``window()`` is the sum of the buckets still inside the window. Memory is
-O(buckets x state size); an update costs the counting itself plus O(1) bookkeeping, and
-O(state size) when a bucket closes.
+O(buckets x state size); an update costs the counting itself (the bucket object's own
+``update``, so the metric's fast path) plus O(1) bookkeeping, and O(state size) when a bucket
+closes: the evicted bucket object is emptied in place and reused, nothing is allocated.
 
 What the window covers (``s = N / buckets`` for ``samples=N`` and ``updates=N``,
 ``d = T / buckets`` seconds for ``seconds=T``):
@@ -32,7 +33,9 @@ What the window covers (``s = N / buckets`` for ``samples=N`` and ``updates=N``,
 ``Decayed`` keeps one float64 state in which a sample of age ``a`` (rows counted after it, or
 seconds since its update) weighs ``2 ** (-a / half_life)`` times its own weight. New samples are
 added with growing weights and the state is rescaled only every 64 half-lives, so an update
-never touches the old counts.
+never rescales the old counts. With ``unit="seconds"`` a batch shares one weight: an
+unweighted batch at least as large as the state is counted unweighted (the metric's fast path)
+and added scaled, which equals the weighted count up to one rounding per cell.
 """
 from __future__ import annotations
 
