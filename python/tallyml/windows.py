@@ -191,7 +191,8 @@ class Windowed:
         Window length in rows, in ``update()`` calls, or in seconds (see the module docstring for
         what exactly each covers).
     buckets : int
-        Ring size: memory is ``buckets + 3`` states. For ``samples``/``updates`` it must divide
+        Ring size: memory is ``buckets + 3`` states (up to ``2 * buckets + 2`` after a batch
+        that spans many buckets: emptied bucket objects are kept for reuse). For ``samples``/``updates`` it must divide
         the length (default: the largest divisor not above 10); for ``seconds`` the default is 10.
     clock : callable, optional
         Seconds as a float (``seconds`` windows only; default ``time.monotonic``).
