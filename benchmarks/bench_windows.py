@@ -2,19 +2,11 @@
 
 Batches of 1,000 binary scores (and 1,000 multiclass labels, K = 10), the default backend.
 Run: PYTHONPATH=python python -m pytest benchmarks/bench_windows.py --benchmark-enable -q
-(``python benchmarks/bench_windows.py`` prints the overhead ratios without pytest-benchmark).
+(``python benchmarks/bench_windows.py`` prints the overhead table of ``tallyml bench``:
+``tallyml._bench.calls.window_overhead``, medians of interleaved rounds, wall and CPU time).
 The target is <= 10% over no window; every result is checked against the plain object.
-
-Measured 2026-11-28 on the shared 2-core dev VM (native backend, interleaved best-of-200 rounds;
-noisy, the machine was loaded), overhead over the plain update:
-    windows whose buckets close every 100+ updates (seconds=3600/60, updates=1000/10,
-    samples=1M/10): +7% to +12% (binary 5.5 us/update base; multiclass K=10 7.2 us);
-    a bucket closing every 10 updates (samples=100k/10, updates=100/10): +20% to +37%
-    (closing a bucket costs about 2.5 updates: one in-place state add and one reset);
-    Decayed(samples): +140% to +390% (its updates are weighted: weight vector + weighted kernel).
+Figures and the machine's load at the time: docs/performance.md, "Windows".
 """
-import time
-
 import numpy as np
 import pytest
 
@@ -45,6 +37,7 @@ WINDOWS = {
     "updates=1000/10": dict(updates=1000, buckets=10),
     "seconds=3600/60": dict(seconds=3600.0, buckets=60),
     "decayed(samples)": "decay",
+    "decayed(seconds)": "decay-seconds",
 }
 
 
@@ -54,6 +47,9 @@ def _make(kind, spec):
         return t, t
     if spec == "decay":
         d = tallyml.Decayed(t, half_life=50_000)
+        return d, d
+    if spec == "decay-seconds":
+        d = tallyml.Decayed(t, half_life=60.0, unit="seconds")
         return d, d
     w = tallyml.Windowed(t, **spec)
     return w, w
@@ -88,26 +84,15 @@ def test_update_with_window(benchmark, kind, name):
     _check(kind, obj, data)
 
 
-def main(rounds=200):
-    """Interleaved timing (each round runs every variant once), best round per variant: the
-    fairest comparison on a shared, noisy machine."""
-    for kind in ("binary", "multiclass"):
-        data = _data(kind)
-        objs = {}
-        for name, spec in WINDOWS.items():
-            objs[name], _ = _make(kind, spec)
-            _round(objs[name], data)
-        best = dict.fromkeys(WINDOWS, float("inf"))
-        for _ in range(rounds):
-            for name, obj in objs.items():
-                t0 = time.perf_counter()
-                _round(obj, data)
-                best[name] = min(best[name], (time.perf_counter() - t0) / N_BATCHES)
-        for obj in objs.values():
-            _check(kind, obj, data)
-        base = best["none"]
-        for name, t in best.items():
-            print(f"{kind:10s} {name:18s} {t * 1e6:8.2f} us/update  {t / base - 1:+7.1%}")
+def main():
+    import os
+
+    from tallyml._bench.calls import window_overhead
+    from tallyml._bench.suite import _format_window_overhead
+
+    print(f"load average {os.getloadavg()[0]:.1f}")
+    print("\n".join(_format_window_overhead(window_overhead())))
+    print(f"load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -438,3 +438,256 @@ def test_pickle_round_trip_keeps_window_and_total():
     np.testing.assert_array_equal(w.total().confusion_matrix(), w2.total().confusion_matrix())
     assert w.window_bounds() == w2.window_bounds()
     np.testing.assert_array_equal(d.current().confusion_matrix(), d2.current().confusion_matrix())
+
+
+# ---------------------------------------------------------------- bucket reuse
+def _native_ok():
+    try:
+        from tallyml import _backends
+        return bool(_backends.native_available())
+    except Exception:  # noqa: BLE001 - no library: the native cases are skipped
+        return False
+
+
+HOST_BACKENDS = ["numpy", pytest.param("native", marks=pytest.mark.skipif(
+    not _native_ok(), reason="native library not built"))]
+
+
+@pytest.mark.parametrize("backend", HOST_BACKENDS)
+@pytest.mark.parametrize("mode", [dict(updates=6, buckets=3), dict(samples=120, buckets=4),
+                                  dict(seconds=6.0, buckets=3)])
+def test_reused_buckets_carry_nothing_over(backend, mode):
+    """Bucket objects are emptied in place and reused: every window after many reuses equals
+    scikit-learn on exactly its rows, with the label set of those rows (labels="seen": a stale
+    mask or count would show), weighted (float64) and unweighted buckets alternating, zero
+    weights included."""
+    rng = np.random.default_rng(21)
+    clock = FakeClock(0.0)
+    if "seconds" in mode:
+        mode = dict(mode, clock=clock)
+    w = Windowed(MulticlassMetrics(6, backend=backend), **mode)
+    log = []  # (time, y, p, weight or None)
+    for step in range(60):
+        clock.t += 1.0
+        n = int(rng.integers(1, 50))
+        hi = int(rng.integers(2, 6))  # few labels in some batches: the label set changes
+        y = rng.integers(0, hi, n).astype(np.int32)
+        p = rng.integers(0, hi, n).astype(np.int32)
+        sw = None
+        if step % 3 == 1:
+            sw = rng.random(n) + 0.1
+            # label 5 only ever comes with weight 0: only the seen masks record it
+            zero = rng.random(n) < 0.3
+            sw[zero], y[zero], p[zero] = 0.0, 5, 5
+        w.update(y, p, sample_weight=sw)
+        log.append((clock.t, y, p, np.ones(n) if sw is None else sw, sw is not None))
+        if "seconds" in mode:
+            d = mode["seconds"] / mode["buckets"]
+            ref = np.floor(clock.t / d)
+            inside = [e for e in log if ref - mode["buckets"] < np.floor(e[0] / d)]
+        else:
+            first, end = w.window_bounds()
+            if "updates" in mode:
+                inside = log[first:end]
+            else:  # rows first..end of the concatenated stream
+                yy = np.concatenate([e[1] for e in log])
+                pp = np.concatenate([e[2] for e in log])
+                ww = np.concatenate([e[3] for e in log])
+                inside = [(None, yy[first:end], pp[first:end], ww[first:end], True)]
+        yy = np.concatenate([e[1] for e in inside])
+        pp = np.concatenate([e[2] for e in inside])
+        ww = np.concatenate([e[3] for e in inside])
+        m = w.window()
+        labels = np.union1d(yy, pp)
+        np.testing.assert_allclose(m.confusion_matrix(),
+                                   skm.confusion_matrix(yy, pp, labels=labels, sample_weight=ww), rtol=1e-12)
+        assert m.count == len(yy)
+        np.testing.assert_allclose(quiet(m.f1, average="macro"),
+                                   quiet(skm.f1_score, yy, pp, average="macro", sample_weight=ww), rtol=1e-12)
+    yy = np.concatenate([e[1] for e in log])
+    pp = np.concatenate([e[2] for e in log])
+    ww = np.concatenate([e[3] for e in log])
+    np.testing.assert_allclose(w.total().confusion_matrix(),
+                               skm.confusion_matrix(yy, pp, labels=np.union1d(yy, pp), sample_weight=ww),
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", HOST_BACKENDS)
+def test_closing_a_bucket_allocates_no_bucket(backend):
+    """Once warm, the ring cycles through the same bucket objects and the same count arrays
+    (an unweighted stream): a bucket is emptied in place, not replaced."""
+    rng = np.random.default_rng(4)
+    w = Windowed(BinaryMetrics(backend=backend), updates=4, buckets=2)
+    data = [(rng.integers(0, 2, 30).astype(np.int8), rng.random(30).astype(np.float32))
+            for _ in range(40)]
+
+    def objects():
+        objs = w._slots + w._pool + [w._closed]
+        return {id(o) for o in objs}, {id(o._state) for o in objs}
+
+    for y, p in data[:10]:
+        w.update(y, p)
+    before = objects()
+    plain = BinaryMetrics(backend=backend)
+    for y, p in data[10:]:
+        w.update(y, p)
+        plain.update(y, p)
+    assert objects() == before
+    y = np.concatenate([d[0] for d in data[-4:]])
+    p = np.concatenate([d[1] for d in data[-4:]])
+    np.testing.assert_array_equal(w.window().confusion_matrix(),
+                                  skm.confusion_matrix(y, p >= 0.5, labels=[0, 1]))
+
+
+def test_read_results_do_not_alias_reused_buckets(tmp_path):
+    """window() and total() are new objects: buckets emptied and refilled later leave them
+    alone; they merge, pickle and save like any metric object."""
+    import pickle
+
+    rng = np.random.default_rng(8)
+    k = 4
+    y, p = rng.integers(0, k, 3000), rng.integers(0, k, 3000)
+    a = Windowed(MulticlassMetrics(k, labels="all", backend=BE), samples=200, buckets=4)
+    b = Windowed(MulticlassMetrics(k, labels="all", backend=BE), updates=5, buckets=5)
+    for i in range(0, 1500, 50):
+        a.update(y[i:i + 50], p[i:i + 50])
+        b.update(y[1500 + i:1550 + i], p[1500 + i:1550 + i])
+    wa, ta, wb = a.window(), a.total(), b.window()
+    snap = [m.confusion_matrix().copy() for m in (wa, ta, wb)]
+    for i in range(0, 1500, 50):  # every bucket of both windows is reused several times
+        a.update(y[i:i + 50], p[i:i + 50])
+        b.update(y[i:i + 50], p[i:i + 50])
+    for m, s in zip((wa, ta, wb), snap):
+        np.testing.assert_array_equal(m.confusion_matrix(), s)
+    # a's window: rows 1300..1500; b's: its last 5 calls of the first pass, rows 2750..3000
+    ry = np.concatenate([y[1300:1500], y[2750:3000]])
+    rp = np.concatenate([p[1300:1500], p[2750:3000]])
+    merged = wa.merge(wb)
+    np.testing.assert_array_equal(merged.confusion_matrix(), skm.confusion_matrix(ry, rp, labels=range(k)))
+    again = pickle.loads(pickle.dumps(merged))
+    np.testing.assert_array_equal(again.confusion_matrix(), merged.confusion_matrix())
+    merged.save(tmp_path / "window.ckpt")
+    loaded = MulticlassMetrics(k, labels="all", backend=BE)
+    loaded.load(tmp_path / "window.ckpt")
+    np.testing.assert_array_equal(loaded.confusion_matrix(), skm.confusion_matrix(ry, rp, labels=range(k)))
+    assert loaded.count == len(ry)
+
+
+@pytest.mark.parametrize("mode", [dict(samples=90, buckets=3), dict(updates=4, buckets=4),
+                                  dict(seconds=4.0, buckets=4)])
+def test_pickle_and_copy_after_reuse_continue_identically(mode):
+    import copy
+    import pickle
+
+    rng = np.random.default_rng(13)
+    clock = FakeClock(0.0)
+    if "seconds" in mode:
+        mode = dict(mode, clock=clock)
+    w = Windowed(BinaryMetrics(backend=BE), **mode)
+    batches = [(rng.integers(0, 2, 40), rng.random(40)) for _ in range(50)]
+    for y, p in batches[:25]:
+        clock.t += 0.7
+        w.update(y, p)
+    copies = [pickle.loads(pickle.dumps(w)), copy.deepcopy(w)]
+    for c in copies:
+        if "seconds" in mode:
+            assert c._clock is not clock and c._clock() == clock()
+            c._clock = clock  # (the fake clock was copied with the window)
+    for y, p in batches[25:]:
+        clock.t += 0.7
+        for obj in [w] + copies:
+            obj.update(y, p)
+        for c in copies:
+            _same(_state(w), _state(c))
+    # the copies count on their own: updating one leaves the original alone
+    before = _state(w)
+    copies[0].update(*batches[0])
+    _same(before, _state(w))
+
+
+# ---------------------------------------------------------------- Decayed in seconds: unweighted batches
+def test_decay_in_seconds_multiclass_mixed_weights_and_failures():
+    """Unweighted batches at least as large as the state take the scratch path (counted
+    unweighted, added scaled); weighted or small ones the weighted kernel: mixed here, against
+    the direct weighted computation, with failed updates in between changing nothing."""
+    import pickle
+
+    rng = np.random.default_rng(17)
+    clock = FakeClock(10.0)
+    k = 3
+    d = Decayed(MulticlassMetrics(k, labels="all", backend=BE), half_life=15.0, unit="seconds",
+                clock=clock)
+    log = []
+    for i in range(120):
+        clock.t += float(rng.exponential(6.0))  # ~50 half-lives: rescales
+        n = int(rng.choice([2, 9, 40]))  # below and above the 9 cells of the state
+        y, p = rng.integers(0, k, n), rng.integers(0, k, n)
+        uw = rng.random(n) * 3 if i % 5 == 0 else None
+        d.update(y, p, **({} if uw is None else {"sample_weight": uw}))
+        log.append((clock.t, y, p, np.ones(n) if uw is None else uw))
+        if i % 9 == 4:
+            before = d.current().state_dict()
+            bad = p.copy()
+            bad[-1] = 7
+            with pytest.raises(ValueError, match="preds"):
+                d.update(y, bad)
+            after = d.current().state_dict()
+            np.testing.assert_array_equal(before["state"], after["state"])
+        if i == 60:
+            d = pickle.loads(pickle.dumps(d))
+            d._clock = clock  # (the fake clock was pickled as a copy)
+    clock.t += 3.0
+    y = np.concatenate([e[1] for e in log])
+    p = np.concatenate([e[2] for e in log])
+    wts = np.concatenate([e[3] * 0.5 ** ((clock.t - e[0]) / 15.0) for e in log])
+    m = d.current()
+    np.testing.assert_allclose(m.confusion_matrix(), skm.confusion_matrix(y, p, labels=range(k), sample_weight=wts),
+                               rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(m.accuracy(), skm.accuracy_score(y, p, sample_weight=wts), rtol=1e-12)
+    assert m.count == len(y)
+
+
+# ---------------------------------------------------------------- the "window overhead" benchmark row
+def test_window_overhead_benchmark_runs_and_reports_every_variant():
+    from tallyml._bench.calls import WINDOW_VARIANTS, window_overhead
+    from tallyml._bench.suite import _format_window_overhead
+
+    r = window_overhead(batch=50, batches=3, repeat=1)
+    assert set(r) == {"binary", "multiclass10"}
+    for res in r.values():
+        assert set(res) == {"plain_us", *WINDOW_VARIANTS}
+        assert res["plain_us"]["wall"] > 0
+        for name in WINDOW_VARIANTS:
+            assert res[name]["wall"] > 0 and np.isfinite(res[name]["overhead"])
+    text = "\n".join(_format_window_overhead(r))
+    assert all(name in text for name in WINDOW_VARIANTS)
+
+
+def test_seconds_window_buckets_at_exact_boundaries():
+    """Readings on, just below and just above bucket edges (a width that is not a binary
+    fraction) land in bucket floor(t / width), as documented, also after the current bucket's
+    edge is cached."""
+    T, B = 0.7, 7
+    d = T / B
+    clock = FakeClock(0.0)
+    w = Windowed(BinaryMetrics(backend=BE), seconds=T, buckets=B, clock=clock)
+    rng = np.random.default_rng(23)
+    log = []
+    times = []
+    for k in range(1, 40):
+        edge = k * d
+        times += [np.nextafter(edge, -np.inf), edge, np.nextafter(edge, np.inf)]
+    times += list(-np.sort(-np.array(times[:6])))  # a clock stepping back
+    for t in times:
+        clock.t = float(t)
+        y, p = rng.integers(0, 2, 3), rng.integers(0, 2, 3)
+        w.update(y, p)
+        # documented: bucket floor(t / d); a step back counts into the current bucket
+        j = np.floor(clock.t / d)
+        log.append((max(j, log[-1][0]) if log else j, y, p))
+        ref = max(np.floor(clock.t / d), log[-1][0])
+        inside = [(a, b) for j, a, b in log if ref - B < j <= ref]
+        yy = np.concatenate([a for a, _ in inside])
+        pp = np.concatenate([b for _, b in inside])
+        np.testing.assert_array_equal(w.window().confusion_matrix(),
+                                      skm.confusion_matrix(yy, pp, labels=[0, 1]))

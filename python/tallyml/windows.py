@@ -6,8 +6,9 @@ Both rest on one property of the metric objects: states merge by addition.
 counted once, into the bucket that is current; when a bucket closes its counts are added into a
 running "closed" state, so ``total()`` is closed + current (no second pass over the data) and
 ``window()`` is the sum of the buckets still inside the window. Memory is
-O(buckets x state size); an update costs the counting itself plus O(1) bookkeeping, and
-O(state size) when a bucket closes.
+O(buckets x state size); an update costs the counting itself (the bucket object's own
+``update``, so the metric's fast path) plus O(1) bookkeeping, and O(state size) when a bucket
+closes: the evicted bucket object is emptied in place and reused, nothing is allocated.
 
 What the window covers (``s = N / buckets`` for ``samples=N`` and ``updates=N``,
 ``d = T / buckets`` seconds for ``seconds=T``):
@@ -32,17 +33,22 @@ What the window covers (``s = N / buckets`` for ``samples=N`` and ``updates=N``,
 ``Decayed`` keeps one float64 state in which a sample of age ``a`` (rows counted after it, or
 seconds since its update) weighs ``2 ** (-a / half_life)`` times its own weight. New samples are
 added with growing weights and the state is rescaled only every 64 half-lives, so an update
-never touches the old counts.
+never rescales the old counts. With ``unit="seconds"`` a batch shares one weight: an
+unweighted batch at least as large as the state is counted unweighted (the metric's fast path)
+and added scaled, which equals the weighted count up to one rounding per cell.
 """
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import re
 import threading
 import time
 
 import numpy as np
+
+from .metrics._base import _MetricsBase
 
 __all__ = ["Windowed", "Decayed"]
 
@@ -69,6 +75,10 @@ def _add(dst, src):
         fn(src)
     else:
         dst.merge(src)
+
+
+def _reset_obj(obj):
+    obj.reset()
 
 
 def _check_template(template, name="template"):
@@ -117,6 +127,57 @@ def _rows(args, kwargs):
                         f"{type(target).__name__}") from None
 
 
+# ---------------------------------------------------------------- bucket fast paths
+# A window owns its bucket objects: every call on them is made under the window's lock and none
+# is ever handed out. For metric objects that keep their counts in host numpy arrays with the
+# base class's state handling (metrics/_base.py), that allows two shortcuts over the public
+# hooks, which lock, flush and allocate: emptying a bucket in place (same arrays, so the
+# object's bound native call stays valid and its next update takes the fast path) and adding a
+# bucket into an accumulator with in-place ufuncs. Anything else (device or float64 counts,
+# subclasses with their own state handling) takes the general hooks. The scalar path's pending
+# samples need no flush: windows never call ``update_one`` on their objects.
+def _fast_protocol(template):
+    """``(arrays, seen)`` -- the attribute names of ``template``'s state arrays and of its
+    OR-merged mask -- when the shortcuts apply to objects of its class, else None."""
+    cls = type(template)
+    if not (isinstance(template, _MetricsBase) and cls._reset_state is _MetricsBase._reset_state
+            and cls._add_from is _MetricsBase._add_from):
+        return None
+    arrays = tuple(template._new_arrays())
+    if set(arrays) != set(template._array_attrs()):
+        return None
+    return arrays, template._SEEN_ATTR
+
+
+def _clear_in_place(obj, arrays):
+    """Empty a bucket: zero its arrays where they are (no allocation), or ``reset()`` it when
+    they differ from a fresh object's (float64 after weighted updates, on a device)."""
+    if obj._float or obj._on_device:
+        obj.reset()
+        return
+    for a in arrays:
+        v = getattr(obj, a)
+        if v is not None:
+            v.fill(0)
+    obj._count = 0
+
+
+def _add_in_place(dst, src, arrays, seen):
+    """``dst += src`` (counts, mask, sample count); the general hook when the dtypes change."""
+    if src._float > dst._float or src._on_device or dst._on_device:
+        dst._add_from(src)
+        return
+    for a in arrays:
+        s = getattr(src, a)
+        if s is not None:
+            d = getattr(dst, a)
+            if a == seen:
+                np.bitwise_or(d, s, out=d)
+            else:
+                np.add(d, s, out=d)
+    dst._count += src._count
+
+
 # ---------------------------------------------------------------- Windowed
 class Windowed:
     """A metric object's counts over a sliding window, plus the cumulative total.
@@ -130,7 +191,8 @@ class Windowed:
         Window length in rows, in ``update()`` calls, or in seconds (see the module docstring for
         what exactly each covers).
     buckets : int
-        Ring size: memory is ``buckets + 2`` states. For ``samples``/``updates`` it must divide
+        Ring size: memory is ``buckets + 3`` states (up to ``2 * buckets + 2`` after a batch
+        that spans many buckets: emptied bucket objects are kept for reuse). For ``samples``/``updates`` it must divide
         the length (default: the largest divisor not above 10); for ``seconds`` the default is 10.
     clock : callable, optional
         Seconds as a float (``seconds`` windows only; default ``time.monotonic``).
@@ -154,6 +216,7 @@ class Windowed:
             buckets = _DEFAULT_BUCKETS if buckets is None else _positive_int("buckets", buckets)
             self._width = length / buckets
             self._clock = _check_clock(clock)
+            self._size = None
         else:
             length = _positive_int(mode, length)
             if buckets is None:
@@ -167,37 +230,59 @@ class Windowed:
             self._size = length // buckets
         self._mode, self._length, self._buckets = mode, length, buckets
         self._template = _empty_like(template)
-        self._lock = threading.Lock()
-        self.update = getattr(self, "_update_" + mode)
         self._reset()
+        self._bind()
+
+    def _bind(self):
+        """Per-process attributes, rebuilt after unpickling: the lock, the mode's update method
+        bound over ``update`` (one dispatch less per call), the bucket hooks, the spare buckets."""
+        self._lock = threading.Lock()
+        self.update = getattr(self, "_update_" + self._mode)
+        fast = _fast_protocol(self._template)
+        if fast is None:
+            self._clear = _reset_obj
+            self._add = _add
+        else:
+            arrays, seen = fast
+            self._clear = functools.partial(_clear_in_place, arrays=arrays)
+            self._add = functools.partial(_add_in_place, arrays=arrays, seen=seen)
+        self._pool = []    # emptied bucket objects, reused when a bucket opens
+        self._probe = _empty_like(self._template)  # replays a failed split batch for its error
+        self._cur_update = None if self._cur_obj is None else self._cur_obj.update
 
     def _reset(self):
         b = self._buckets
         self._slots = [_empty_like(self._template) for _ in range(b)]
         self._ids = [None] * b        # bucket number held by each slot (None: none yet)
         self._closed = _empty_like(self._template)  # every count outside the current bucket
-        self._pool = []                             # emptied bucket objects, for reuse
-        self._probe = _empty_like(self._template)   # replays a failed split batch for its error
-        self._cur = -1                # current bucket number (meaningful once _cur_obj is set)
+        # current bucket number: -1 before the first (samples, updates); -inf (seconds) so that
+        # the first batch opens the bucket of its time
+        self._cur = -1 if self._size else -math.inf
         self._cur_obj = None
+        self._cur_update = None       # the current bucket's bound update method
         self._room = 0                # rows (samples) or calls (updates) left in the current bucket
-        self._pos = 0                 # rows or calls counted so far
+        self._edge = -math.inf        # seconds: clock readings below it fall in the current bucket
 
     def reset(self) -> None:
         """Forget every count (window and total)."""
         with self._lock:
             self._reset()
 
+    _TRANSIENT = ("_lock", "update", "_clear", "_add", "_pool", "_probe", "_cur_update")
+
     def __getstate__(self):
-        # pickle (and copy.deepcopy) without the lock and the bound update method
-        d = self.__dict__.copy()
-        del d["_lock"], d["update"]
-        return d
+        # pickle (and copy.deepcopy) the counts and positions only: no lock, no bound methods
+        # (a pickled bound update would carry a second copy of the window), no spare buckets
+        return {k: v for k, v in self.__dict__.items() if k not in self._TRANSIENT}
 
     def __setstate__(self, d):
+        d = {k: v for k, v in d.items() if k not in self._TRANSIENT and k != "_pos"}
+        d.setdefault("_size", None)  # (seconds windows pickled by older versions lack it)
+        d.setdefault("_edge", -math.inf)
         self.__dict__.update(d)
-        self._lock = threading.Lock()
-        self.update = getattr(self, "_update_" + self._mode)
+        if self._cur_obj is None and not self._size:
+            self._cur = -math.inf  # (states written before the first seconds bucket held -1)
+        self._bind()
 
     # ------------------------------------------------------------ properties
     @property
@@ -223,10 +308,17 @@ class Windowed:
         return (f"Windowed({self._template!r}, {self._mode}={self._length!r}, "
                 f"buckets={self._buckets})")
 
+    def _done(self):
+        """Rows (samples) or calls (updates) counted so far: buckets are contiguous, so this
+        follows from the current bucket and the room left in it."""
+        return 0 if self._cur_obj is None else (self._cur + 1) * self._size - self._room
+
     # ------------------------------------------------------------ update
+    # The three update methods are the hot path: the common case is one lock, one call of the
+    # current bucket's own update (which keeps the metric's fast path) and one counter store.
     def update(self, *args, **kwargs) -> None:
         """Count a batch (the template's ``update`` arguments) into the current bucket."""
-        # __init__ binds the mode's own method over this one (one dispatch less per call)
+        # _bind sets the mode's own method over this one (one dispatch less per call)
         getattr(self, "_update_" + self._mode)(*args, **kwargs)
 
     def _update_samples(self, *args, **kwargs):
@@ -239,13 +331,11 @@ class Windowed:
         with self._lock:
             room = self._room
             if 0 < n <= room:
-                self._cur_obj.update(*args, **kwargs)
+                self._cur_update(*args, **kwargs)
                 self._room = room - n
-                self._pos += n
             elif room == 0 and 0 < n <= self._size:  # starts a bucket and fits in it
-                self._open_bucket(self._cur + 1 if self._cur_obj is not None else 0, args, kwargs)
+                self._open_bucket(self._cur + 1, args, kwargs)
                 self._room = self._size - n
-                self._pos += n
             elif n:
                 self._split_update(n, args, kwargs)
             else:  # empty batch: still checked
@@ -253,46 +343,56 @@ class Windowed:
 
     def _update_updates(self, *args, **kwargs):
         with self._lock:
-            if self._room:
-                self._cur_obj.update(*args, **kwargs)
-                self._room -= 1
+            room = self._room
+            if room:
+                self._cur_update(*args, **kwargs)
+                self._room = room - 1
             else:
                 self._open_bucket(self._cur + 1, args, kwargs)
                 self._room = self._size - 1
-            self._pos += 1
 
     def _update_seconds(self, *args, **kwargs):
         with self._lock:
-            j = math.floor(self._clock() / self._width)
-            if j <= self._cur and self._cur_obj is not None:
-                self._cur_obj.update(*args, **kwargs)
+            t = self._clock()
+            # below _edge, floor(t / width) <= current bucket for sure: no division needed
+            if t < self._edge:
+                self._cur_update(*args, **kwargs)
+                return
+            j = math.floor(t / self._width)
+            if j <= self._cur:  # also a clock that stepped back: into the current bucket
+                self._cur_update(*args, **kwargs)
             else:
                 self._open_bucket(j, args, kwargs)
+                end = (j + 1) * self._width
+                # a margin far above the rounding of t / width and of this product (at 0, t / width
+                # may underflow to -0.0 below it: no shortcut then)
+                self._edge = end - abs(end) * 1e-12 if end else -math.inf
 
     def _take(self):
-        """An empty bucket object from the pool of recycled ones."""
+        """An empty bucket object: a reused one when there is one."""
         return self._pool.pop() if self._pool else _empty_like(self._template)
 
     def _recycle(self, obj):
-        obj.reset()
+        self._clear(obj)
         self._pool.append(obj)
 
     def _open_bucket(self, j, args, kwargs):
-        """Count a batch into a new bucket ``j``: into a fresh object first, so that a failed
-        update changes nothing; then close the current bucket and put the new one in the ring."""
+        """Count a batch into a new bucket ``j``: into an empty object first, so that a failed
+        update changes nothing; then close the current bucket (its counts go into ``closed``),
+        put the new one in the ring and keep the evicted one, emptied, for the next bucket."""
         obj = self._take()
         try:
             obj.update(*args, **kwargs)
-        except Exception:
+        except BaseException:
             self._recycle(obj)
             raise
         if self._cur_obj is not None:
-            _add(self._closed, self._cur_obj)
+            self._add(self._closed, self._cur_obj)
         k = j % self._buckets
         old = self._slots[k]
         self._slots[k], self._ids[k] = obj, j
         self._recycle(old)  # an evicted bucket: its counts are in closed already
-        self._cur, self._cur_obj = j, obj
+        self._cur, self._cur_obj, self._cur_update = j, obj, obj.update
 
     def _split_update(self, n, args, kwargs):
         """``samples`` windows: a batch that crosses bucket boundaries, counted piece by piece
@@ -319,7 +419,7 @@ class Windowed:
             obj.update(*[c[a:b] for c in cols], **sub_kw)
 
         size, nb = self._size, self._buckets
-        pos0, room, cur = self._pos, self._room, self._cur
+        pos0, room, cur = self._done(), self._room, self._cur
         last = (pos0 + n - 1) // size          # bucket of the last row
         keep_from = last - nb + 1              # oldest bucket still in the window afterwards
         first_new = max(cur + 1, keep_from)    # new buckets that enter the ring
@@ -345,11 +445,11 @@ class Windowed:
             for obj in used:
                 self._recycle(obj)
             self._raise_as_template(args, kwargs, exc)
-        closed = self._closed
+        closed, add = self._closed, self._add
         if self._cur_obj is not None:
-            _add(closed, self._cur_obj)
+            add(closed, self._cur_obj)
         if evicted is not None:
-            _add(closed, evicted)
+            add(closed, evicted)
             self._recycle(evicted)
         for j, obj in fresh:
             k = j % nb
@@ -357,11 +457,11 @@ class Windowed:
             self._slots[k], self._ids[k] = obj, j
             self._recycle(old)  # evicted: already in closed
             if j < last:
-                _add(closed, obj)
+                add(closed, obj)
         self._cur = last
         self._cur_obj = self._slots[last % nb]
+        self._cur_update = self._cur_obj.update
         self._room = (last + 1) * size - (pos0 + n)
-        self._pos = pos0 + n
 
     def _raise_as_template(self, args, kwargs, exc):
         """Raise the error the template gives for the whole batch (row numbers and shapes of
@@ -371,14 +471,14 @@ class Windowed:
         except Exception as whole:
             raise whole from None
         finally:
-            self._probe.reset()
+            self._clear(self._probe)
         raise exc
 
     # ------------------------------------------------------------ read
     def _sum(self, objs):
         out = _empty_like(self._template)
         for obj in objs:
-            _add(out, obj)
+            self._add(out, obj)
         return out
 
     def window(self):
@@ -408,10 +508,25 @@ class Windowed:
                 if self._cur_obj is not None:
                     ref = max(ref, self._cur)
                 return ((ref - self._buckets + 1) * self._width, (ref + 1) * self._width)
-            return (max(0, (self._cur - self._buckets + 1) * self._size), self._pos)
+            return (max(0, (self._cur - self._buckets + 1) * self._size), self._done())
 
 
 # ---------------------------------------------------------------- Decayed
+def _add_scaled(dst, src, factor, arrays, seen):
+    """``dst += factor * src`` for fast-protocol objects; ``dst`` holds float64 counts."""
+    if not dst._float:
+        dst._scale_counts(1.0)  # float64 from here on
+    for a in arrays:
+        s = getattr(src, a)
+        if s is not None:
+            d = getattr(dst, a)
+            if a == seen:
+                np.bitwise_or(d, s, out=d)
+            else:
+                d += s * factor
+    dst._count += src._count
+
+
 class Decayed:
     """Exponentially decayed counts of a metric object.
 
@@ -438,9 +553,26 @@ class Decayed:
         elif clock is not None:
             raise ValueError('clock= only applies to unit="seconds"')
         self._template = _empty_like(template)
-        self._lock = threading.Lock()
-        self._ramp = (0, np.ones(0))  # cached 2 ** (i / half_life), i < n, for the last batch size
         self._reset()
+        self._bind()
+
+    def _bind(self):
+        """Per-process attributes, rebuilt after unpickling: the lock, the cached weight ramp
+        and, for ``unit="seconds"``, the scratch object of the unweighted fast path."""
+        self._lock = threading.Lock()
+        self._ramp = (0, np.ones(0))  # 2 ** (i / half_life), i < n, for the last batch size
+        self._wbuf = np.empty(0)      # the batch's weights (reused)
+        self._scratch = None
+        fast = _fast_protocol(self._template)
+        if self._unit == "seconds" and fast is not None:
+            arrays, seen = fast
+            # a batch shares one weight: counted unweighted (the metric's fast path) into the
+            # scratch object and added scaled, when that pass over the state costs less than
+            # the weighted kernel's pass over the batch
+            self._scratch = _empty_like(self._template)
+            self._fast = fast
+            fresh = self._template._new_arrays()
+            self._cells = sum(v.size for a, v in fresh.items() if v is not None and a != seen)
 
     def _reset(self):
         self._acc = _empty_like(self._template)
@@ -451,14 +583,14 @@ class Decayed:
         with self._lock:
             self._reset()
 
+    _TRANSIENT = ("_lock", "_ramp", "_wbuf", "_scratch", "_fast", "_cells")
+
     def __getstate__(self):
-        d = self.__dict__.copy()
-        del d["_lock"]
-        return d
+        return {k: v for k, v in self.__dict__.items() if k not in self._TRANSIENT}
 
     def __setstate__(self, d):
-        self.__dict__.update(d)
-        self._lock = threading.Lock()
+        self.__dict__.update({k: v for k, v in d.items() if k not in self._TRANSIENT})
+        self._bind()
 
     @property
     def half_life(self) -> float:
@@ -471,12 +603,14 @@ class Decayed:
     def __repr__(self):
         return f"Decayed({self._template!r}, half_life={self._half_life!r}, unit={self._unit!r})"
 
-    def _ramp_for(self, n):
+    def _weights(self, n, scale):
+        """``2 ** (i / half_life) * scale`` for i < n, in a reused buffer."""
         m, ramp = self._ramp
         if m != n:
             ramp = np.exp2(np.arange(n, dtype=np.float64) / self._half_life)
             self._ramp = (n, ramp)
-        return ramp
+            self._wbuf = np.empty(n)
+        return np.multiply(ramp, scale, out=self._wbuf)
 
     def _rebase(self, new_base):
         """Move the reference point forward: stored weights are divided by the weight growth
@@ -501,12 +635,20 @@ class Decayed:
                 end = self._pos + n  # stored weight of row i is 2 ** ((i - base) / h)
                 if self._base is None or (end - 1 - self._base) / h > _RESCALE_EXPONENT:
                     self._rebase(max(end - 1, 0))
-                w = self._ramp_for(n) * math.exp2((self._pos - self._base) / h)
+                w = self._weights(n, math.exp2((self._pos - self._base) / h))
             else:
                 t = float(self._clock())
                 if self._base is None or (t - self._base) / h > _RESCALE_EXPONENT:
                     self._rebase(t)
-                w = np.full(n, math.exp2(max(t - self._base, 0.0) / h))
+                scale = math.exp2(max(t - self._base, 0.0) / h)
+                scratch = self._scratch
+                if scratch is not None and user_w is None and n >= self._cells:
+                    scratch.update(*args, **kwargs)  # counts all or nothing
+                    arrays, seen = self._fast
+                    _add_scaled(self._acc, scratch, scale, arrays, seen)
+                    _clear_in_place(scratch, arrays)
+                    return
+                w = np.full(n, scale)
             if user_w is not None:
                 w = w * user_w
             self._acc.update(*args, sample_weight=w, **kwargs)

@@ -3,6 +3,7 @@ peak memory), each measured in a subprocess so that nothing is already loaded.""
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import time
 import sys
@@ -11,7 +12,8 @@ import numpy as np
 
 from .timing import interleaved
 
-__all__ = ["small_batch_calls", "import_seconds", "first_update_seconds", "update_rss_growth"]
+__all__ = ["small_batch_calls", "import_seconds", "first_update_seconds", "update_rss_growth",
+           "window_overhead"]
 
 
 def _per_call(fn, calls: int, repeat: int) -> dict:
@@ -173,3 +175,85 @@ def update_rss_growth(n: int = 10_000_000, multiclass: bool = False) -> int:
     """Bytes by which the peak RSS of a fresh process grows during one ``update()`` of ``n``
     samples whose inputs already exist (binary scores, or multiclass labels)."""
     return int(json.loads(_python(_RSS.format(n=n, multiclass=multiclass))))
+
+
+# ------------------------------------------------------------------ window overhead (windows.py)
+#: the windows timed by ``window_overhead``: name -> Windowed/Decayed keyword arguments
+WINDOW_VARIANTS = {
+    "samples=1M/10": dict(samples=1_000_000, buckets=10),    # a bucket closes every 100 updates
+    "samples=100k/10": dict(samples=100_000, buckets=10),    # ... every 10 updates
+    "samples=10k/10": dict(samples=10_000, buckets=10),      # ... every update
+    "updates=1000/10": dict(updates=1000, buckets=10),       # ... every 100 updates
+    "updates=100/10": dict(updates=100, buckets=10),         # ... every 10 updates
+    "seconds=3600/60": dict(seconds=3600.0, buckets=60),
+    "Decayed(samples)": dict(half_life=50_000),
+    "Decayed(seconds)": dict(half_life=60.0, unit="seconds"),
+}
+
+
+def _warm_passes(kw, batch, batches):
+    """Passes over the data that open ``buckets + 2`` buckets (all but ``seconds`` windows)."""
+    per_bucket = kw.get("updates", kw.get("samples", 0) / batch) / kw["buckets"]
+    return max(1, int(math.ceil((kw["buckets"] + 2) * per_bucket / batches)))
+
+
+def window_overhead(batch: int = 1000, batches: int = 50, repeat: int = 61) -> dict:
+    """Per-update cost of ``Windowed``/``Decayed`` over the plain metric object, batches of
+    ``batch`` rows (binary float32 scores + int8 labels; multiclass K = 10 int32 labels), every
+    variant timed round-robin against the plain object in one process. Returns
+    kind -> {"plain_us": {"wall", "cpu"}, variant -> {"wall", "cpu", "overhead", "cpu_overhead"}}
+    (overhead: (windowed - plain) / plain of the median per-update times). Each window's total
+    is checked against the plain object's counts before its timing is believed."""
+    from tallyml import BinaryMetrics, Decayed, MulticlassMetrics, Windowed
+
+    from .timing import interleaved
+
+    rng = np.random.default_rng(11)
+    kinds = {
+        "binary": (lambda: BinaryMetrics(),
+                   [((rng.random(batch) < 0.4).astype(np.int8), rng.random(batch, dtype=np.float32))
+                    for _ in range(batches)]),
+        "multiclass10": (lambda: MulticlassMetrics(10, labels="all"),
+                         [(rng.integers(0, 10, batch, dtype=np.int32),
+                           rng.integers(0, 10, batch, dtype=np.int32)) for _ in range(batches)]),
+    }
+    out = {}
+    for kind, (make, data) in kinds.items():
+        objs = {"plain": make()}
+        for name, kw in WINDOW_VARIANTS.items():
+            objs[name] = (Decayed if name.startswith("Decayed") else Windowed)(make(), **kw)
+
+        passes = dict.fromkeys(objs, 0)
+
+        def run(name, obj):
+            up = obj.update
+            for y, p in data:
+                up(y, p)
+            passes[name] += 1
+
+        fns = {name: (lambda name=name, obj=obj: run(name, obj)) for name, obj in objs.items()}
+        for name, fn in fns.items():
+            # warm-up: steady state, where every bucket object has counted before (an object's
+            # first update binds its native call; the ring starts with ``buckets + 2`` of them)
+            for _ in range(1 if name == "plain" or name.startswith("Decayed")
+                           else _warm_passes(WINDOW_VARIANTS[name], batch, batches)):
+                fn()
+        times = interleaved(fns, repeat=repeat)
+        one = make()  # one pass's counts; every object ran whole passes
+        for y, p in data:
+            one.update(y, p)
+        for name, obj in objs.items():
+            if isinstance(obj, Windowed):
+                if not np.array_equal(obj.total().confusion_matrix(),
+                                      one.confusion_matrix() * passes[name]):
+                    raise AssertionError(f"window overhead: {name} lost or added counts")
+            elif isinstance(obj, Decayed) and obj.current().count != one.count * passes[name]:
+                raise AssertionError(f"window overhead: {name} lost or added samples")
+        per = {name: {c: s / batches * 1e6 for c, s in t.items()} for name, t in times.items()}
+        base = per.pop("plain")
+        res = {"plain_us": base}
+        for name, t in per.items():
+            res[name] = dict(t, overhead=t["wall"] / base["wall"] - 1.0,
+                             cpu_overhead=t["cpu"] / base["cpu"] - 1.0)
+        out[kind] = res
+    return out

@@ -135,6 +135,11 @@ def run(quick: bool = False, n: int | None = None, peers: bool = True, progress=
     out["import_s"] = calls.import_seconds(repeat=2 if quick else 5)
     out["first_update_s"] = calls.first_update_seconds(repeat=1 if quick else 3)
     out["rss_growth_bytes"] = calls.update_rss_growth(n or (100_000 if quick else 10_000_000))
+    # ---- window overhead (windows.py): Windowed/Decayed against the plain object
+    progress("window overhead ...")
+    out["window_overhead"] = (calls.window_overhead(batches=10, repeat=3) if quick
+                              else calls.window_overhead())
+    # ---- end window overhead
     return out
 
 
@@ -183,4 +188,25 @@ def format_report(r: dict) -> str:
               f"first update() in a fresh process: {r['first_update_s'] * 1e3:.0f} ms "
               "(import tallyml included)",
               f"peak RSS growth during one update: {r['rss_growth_bytes'] / 1e6:.2f} MB"]
+    lines += _format_window_overhead(r.get("window_overhead"))
     return "\n".join(lines)
+
+
+# ---- window overhead (windows.py)
+def _format_window_overhead(wo) -> list:
+    if not wo:
+        return []
+    kinds = list(wo)
+    lines = ["", "window overhead: per update, batches of 1,000, over the plain object "
+             "(wall / cpu; a window's bucket size in its name)",
+             f"  {'':22}" + "".join(f"{k:>26}" for k in kinds)]
+    lines.append(f"  {'plain (us)':22}" + "".join(
+        f"{wo[k]['plain_us']['wall']:>15.2f} {wo[k]['plain_us']['cpu']:>10.2f}" for k in kinds))
+    for name in wo[kinds[0]]:
+        if name == "plain_us":
+            continue
+        lines.append(f"  {name:22}" + "".join(
+            f"{100 * wo[k][name]['overhead']:>+14.1f}% {100 * wo[k][name]['cpu_overhead']:>+9.1f}%"
+            for k in kinds))
+    return lines
+# ---- end window overhead
