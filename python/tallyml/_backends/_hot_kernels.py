@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit, types
 from numba.np.numpy_support import from_dtype
 
@@ -22,94 +23,145 @@ _KW = dict(cache=True, nogil=False)  # the GIL stays held: the call is short and
 
 @njit(**_KW)
 def binary_scores(target, scores, threshold, has_ignore, ignore, state):
+    # a contiguous view when the input is contiguous (no copy), else a copy: typed 'C',
+    # so the loops below vectorise; the signature stays layout 'A' (any strides)
+    target = np.ascontiguousarray(target)
+    scores = np.ascontiguousarray(scores)
     n = target.shape[0]
-    for i in range(n):
-        t = target[i]
-        if has_ignore and t == ignore:
-            continue
-        if t != 0 and t != 1:
-            return -1
-        if not math.isfinite(scores[i]):
-            return -1
+    # sums of t, p and t&p give the four cells; written only when every value is good
+    st = 0
+    sp = 0
+    stp = 0
     counted = 0
-    for i in range(n):
-        t = target[i]
-        if has_ignore and t == ignore:
-            continue
-        p = 1 if float(scores[i]) >= threshold else 0
-        state[1 if t else 0, p] += 1
-        counted += 1
+    if not has_ignore:
+        ok = True
+        for i in range(n):  # branch-free: one pass, no early exit
+            t = np.int64(target[i])
+            x = np.float64(scores[i])
+            ok &= (t == 0) | (t == 1)
+            ok &= x - x == 0.0  # nan or +-inf fail
+            p = np.int64(x >= threshold)
+            st += t
+            sp += p
+            stp += t & p
+        if not ok:
+            return -1
+        counted = n
+    else:
+        for i in range(n):
+            t = np.int64(target[i])
+            if t == ignore:
+                continue
+            x = np.float64(scores[i])
+            if (t != 0 and t != 1) or not x - x == 0.0:
+                return -1
+            p = np.int64(x >= threshold)
+            st += t
+            sp += p
+            stp += t & p
+            counted += 1
+    state[1, 1] += stp
+    state[1, 0] += st - stp
+    state[0, 1] += sp - stp
+    state[0, 0] += counted - st - sp + stp
     return counted
 
 
 @njit(**_KW)
 def binary_labels(target, preds, threshold, has_ignore, ignore, state):  # threshold unused
+    # a contiguous view when the input is contiguous (no copy), else a copy: typed 'C',
+    # so the loops below vectorise; the signature stays layout 'A' (any strides)
+    target = np.ascontiguousarray(target)
+    preds = np.ascontiguousarray(preds)
     n = target.shape[0]
-    for i in range(n):
-        t = target[i]
-        if has_ignore and t == ignore:
-            continue
-        p = preds[i]
-        if t != 0 and t != 1 or p != 0 and p != 1:
-            return -1
+    st = 0
+    sp = 0
+    stp = 0
     counted = 0
+    ok = True
     for i in range(n):
-        t = target[i]
+        t = np.int64(target[i])
         if has_ignore and t == ignore:
             continue
-        state[1 if t else 0, 1 if preds[i] else 0] += 1
+        p = np.int64(preds[i])
+        ok &= ((t == 0) | (t == 1)) & ((p == 0) | (p == 1))
+        st += t
+        sp += p
+        stp += t & p
         counted += 1
+    if not ok:
+        return -1
+    state[1, 1] += stp
+    state[1, 0] += st - stp
+    state[0, 1] += sp - stp
+    state[0, 0] += counted - st - sp + stp
     return counted
 
 
 @njit(**_KW)
 def multiclass_labels(target, preds, has_ignore, ignore, state):
+    # one pass, counting as it goes; a bad row takes back the rows before it (the caller holds
+    # the object's lock, so nobody sees the partial counts)
+    # a contiguous view when the input is contiguous (no copy), else a copy: typed 'C',
+    # so the loops below vectorise; the signature stays layout 'A' (any strides)
+    target = np.ascontiguousarray(target)
+    preds = np.ascontiguousarray(preds)
     n = target.shape[0]
     k = state.shape[0]
-    for i in range(n):
-        t = target[i]
-        if has_ignore and t == ignore:
-            continue
-        p = preds[i]
-        if t < 0 or t >= k or p < 0 or p >= k:
-            return -1
     counted = 0
     for i in range(n):
-        t = target[i]
+        t = np.int64(target[i])
         if has_ignore and t == ignore:
             continue
-        state[int(t), int(preds[i])] += 1
+        p = np.int64(preds[i])
+        if t < 0 or t >= k or p < 0 or p >= k:
+            for j in range(i):
+                tj = np.int64(target[j])
+                if not (has_ignore and tj == ignore):
+                    state[tj, np.int64(preds[j])] -= 1
+            return -1
+        state[t, p] += 1
         counted += 1
     return counted
 
 
 @njit(**_KW)
+def _argmax_row(scores, i, k):
+    best = 0
+    top = scores[i, 0]
+    for j in range(1, k):  # first maximum wins, like numpy's argmax
+        if scores[i, j] > top:
+            top = scores[i, j]
+            best = j
+    return best
+
+
+@njit(**_KW)
 def multiclass_scores(target, scores, has_ignore, ignore, state):
+    # a contiguous view when the input is contiguous (no copy), else a copy: typed 'C',
+    # so the loops below vectorise; the signature stays layout 'A' (any strides)
+    target = np.ascontiguousarray(target)
+    scores = np.ascontiguousarray(scores)
     n = target.shape[0]
     k = state.shape[0]
     if scores.shape[1] != k:
         return -1
-    for i in range(n):
-        t = target[i]
-        if has_ignore and t == ignore:
-            continue
-        if t < 0 or t >= k:
-            return -1
-        for j in range(k):
-            if not math.isfinite(scores[i, j]):
-                return -1
     counted = 0
     for i in range(n):
-        t = target[i]
+        t = np.int64(target[i])
         if has_ignore and t == ignore:
             continue
-        best = 0
-        top = scores[i, 0]
-        for j in range(1, k):  # first maximum wins, like numpy's argmax
-            if scores[i, j] > top:
-                top = scores[i, j]
-                best = j
-        state[int(t), best] += 1
+        bad = t < 0 or t >= k
+        for j in range(k):
+            if not math.isfinite(scores[i, j]):
+                bad = True
+        if bad:
+            for r in range(i):
+                tr = np.int64(target[r])
+                if not (has_ignore and tr == ignore):
+                    state[tr, _argmax_row(scores, r, k)] -= 1
+            return -1
+        state[t, _argmax_row(scores, i, k)] += 1
         counted += 1
     return counted
 
