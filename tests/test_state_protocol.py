@@ -163,6 +163,12 @@ def test_decay_equals_explicit_weights(family):
             np.testing.assert_allclose(sa[k], sb[k], rtol=1e-9, atol=1e-12, err_msg=k)
 
 
+@pytest.mark.parametrize("family", [f for f in FAMILIES if f.startswith("estimated")])
+def test_decay_refuses_objects_without_weights(family):
+    with pytest.raises(TypeError, match="sample_weight.*use Windowed"):
+        tallyml.Decayed(FAMILIES[family][0](), half_life=10)
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_shared_slots_equal_one_process(family, tmp_path):
     make, batch = FAMILIES[family]

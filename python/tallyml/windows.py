@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import math
 import re
 import threading
@@ -544,6 +545,13 @@ class Decayed:
         if not callable(getattr(template, "_scale_counts", None)):
             raise TypeError(f"Decayed needs a metric object that can scale its counts; "
                             f"{type(template).__name__} cannot")
+        try:
+            takes_weight = "sample_weight" in inspect.signature(template.update).parameters
+        except (TypeError, ValueError):  # no signature to read: let update() decide
+            takes_weight = True
+        if not takes_weight:
+            raise TypeError(f"Decayed weighs samples through update(sample_weight=...); "
+                            f"{type(template).__name__}.update takes no sample_weight (use Windowed)")
         if unit not in ("samples", "seconds"):
             raise ValueError(f'unit must be "samples" or "seconds"; got {unit!r}')
         self._half_life = _positive_real("half_life", half_life)
