@@ -93,6 +93,20 @@ def test_multiclass_large_batch_matches_reference(backend, dtype, k, nb):
     _close(_mc(_kernels.load(backend), p, nb), _mc(_kernels_numpy, p, nb))
 
 
+@pytest.mark.parametrize("backend", COMPILED)
+@pytest.mark.parametrize("n,k,nb", [(12, 2, 1024), (64, 10, 1024), (64, 10, 64), (30, 16, 31)])
+def test_multiclass_small_batches_with_histograms(backend, n, k, nb):
+    """Batches smaller than the histogram: counted in registers, histograms added in place."""
+    p = _dirichlet(np.random.default_rng(n + k), n, k, np.float32)
+    _close(_mc(_kernels.load(backend), p, nb), _mc(_kernels_numpy, p, nb))
+    p[n // 2, 1] = np.nan
+    out = _mc(_kernels_numpy, p[: n // 2], nb)
+    with pytest.raises(ValueError, match=rf"scores\[{n // 2}, 1\] = nan"):
+        _kernels.call(_kernels.load(backend).multiclass, p, 1e-3, False, 1e-3,
+                      np.zeros((k, 1)), 0, *out)
+    _close(out, _mc(_kernels_numpy, p[: n // 2], nb))
+
+
 @pytest.mark.skipif("native" not in BACKENDS, reason="native library not built")
 def test_native_fast_paths_equal_baseline_build():
     """The AVX2 paths and the baseline build agree (the binary cells bit for bit: each cell

@@ -522,11 +522,14 @@ template <class F>
 Err multiclass_fast_run(FastFn<F> fn, const F* s, int64_t n, int64_t k, double sum_tol,
                         double* state, double* moments, double* hist, int64_t nb) {
   const int64_t kp = 4 * ((k + 3) / 4), area = kp * kp;
+  // histogram cells only when the batch outweighs them; otherwise the histograms are added in
+  // place after the whole batch was found valid
+  const int64_t cell_bins = nb <= n ? nb : 0;
   std::vector<double> part(static_cast<size_t>(6 * area), 0.0);
-  std::vector<double> cells(static_cast<size_t>(k * nb * 4), 0.0);
+  std::vector<double> cells(static_cast<size_t>(k * cell_bins * 4), 0.0);
   for (int64_t lo = 0; lo < n; lo += kRows) {
     const int64_t hi = std::min(lo + kRows, n);
-    if (!fn(s, lo, hi, k, sum_tol, part.data(), cells.data(), nb)) {
+    if (!fn(s, lo, hi, k, sum_tol, part.data(), cells.data(), cell_bins)) {
       Err e = check_2d(s, lo, hi, k, false, sum_tol, true);
       if (e.code) return e;
     }
@@ -538,8 +541,17 @@ Err multiclass_fast_run(FastFn<F> fn, const F* s, int64_t n, int64_t k, double s
     for (int64_t c = 0; c < k; ++c)
       for (int64_t j = 0; j < k; ++j) out[c * k + j] += even[j * kp + c] + odd[j * kp + c];
   }
+  if (nb && !cell_bins)
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t c = 0; c < k; ++c) {
+        const double p = static_cast<double>(s[i * k + c]);
+        double* h = hist + c * 3 * nb + bin_of(p, nb);
+        h[0] += p;
+        h[nb] += 1.0 - p;
+        h[2 * nb] += p * (1.0 - p);
+      }
   for (int64_t c = 0; c < k; ++c)
-    for (int64_t b = 0; b < nb; ++b) {
+    for (int64_t b = 0; b < cell_bins; ++b) {
       const double* d = cells.data() + (c * nb + b) * 4;
       double* h = hist + c * 3 * nb + b;
       h[0] += d[0];
@@ -639,7 +651,8 @@ Err multiclass(const F* s, int64_t n, int64_t k, bool logits, double sum_tol,
   const int64_t sizes = 3 * k * k + 3 * k * nb;
   const bool in_place = sizes > 4 * n * k;
   const bool avx2 = use_avx2();
-  if (!in_place && avx2 && !logits && mode == 0 && nb < (int64_t{1} << 24)) {
+  const int64_t kp = 4 * ((k + 3) / 4);
+  if (6 * kp * kp <= 4 * n * k && avx2 && !logits && mode == 0 && nb < (int64_t{1} << 24)) {
     if (FastFn<F> fn = multiclass_fast_fn<F>(k))
       return multiclass_fast_run(fn, s, n, k, sum_tol, state, moments, hist, nb);
   }
