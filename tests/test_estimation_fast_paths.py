@@ -269,3 +269,17 @@ def test_small_updates_follow_replaced_state(backend, task, width):
         ref.update(b)
     _close(_est_state(est), _est_state(ref), rtol=1e-12)
     assert est.count == ref.count == 64 * 6
+
+
+@pytest.mark.parametrize("backend", COMPILED)
+def test_binary_very_fine_histogram(backend):
+    """More bins than the cell table serves (C++: > 65536): checked and counted per block."""
+    rng = np.random.default_rng(13)
+    s = rng.random(600_000).astype(np.float32)
+    nb = 70_000
+    _close(_binary(_kernels.load(backend), s, nb), _binary(_kernels_numpy, s, nb))
+    s[400_001] = 2.0
+    out = [np.ones((2, 2)), np.ones(2), np.ones((3, nb))]
+    with pytest.raises(ValueError, match=r"scores\[400001\] = 2.0 is outside"):
+        _kernels.call(_kernels.load(backend).binary, s, 1e-3, 0.5, False, np.zeros(1), 0, *out)
+    assert all((a == 1).all() for a in out)

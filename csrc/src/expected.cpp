@@ -223,6 +223,7 @@ void binary_general(const F* s, int64_t lo, int64_t hi, double cut, bool logits,
 // Binary cell table: [copy][bin][prediction][4] doubles: sum p, sum 1-p, sum p(1-p), unused.
 // Scores go to the copies in turn (kCopies independent chains of adds per cell).
 constexpr int64_t kCopies = 4;
+constexpr int64_t kMaxCellBins = int64_t{1} << 16;  // beyond: 16 MB of cells; another path
 
 TM_HOT void add_cell(double* d, double p, double q) {
   d[0] += p;
@@ -619,6 +620,17 @@ Err binary(const F* s, int64_t n, double cut, bool logits, const double* table, 
                            : binary_plain_base(s, lo, hi, cut, acc);
       if (!ok) return check_1d(s, lo, hi, logits);
     }
+  } else if (nbs > kMaxCellBins) {
+    // very fine histograms: the cell table would dwarf the state; check each block, then count
+    // it into a private histogram
+    std::vector<double> h(static_cast<size_t>(3 * nb), 0.0);
+    for (int64_t lo = 0; lo < n; lo += kRows) {
+      const int64_t hi = std::min(lo + kRows, n);
+      Err e = check_1d(s, lo, hi, logits);
+      if (e.code) return e;
+      binary_general(s, lo, hi, cut, logits, table, tlen, mode, acc, h.data(), nb);
+    }
+    for (int64_t b = 0; b < 3 * nb; ++b) hist[b] += h[static_cast<size_t>(b)];
   } else {
     std::vector<double> cells(static_cast<size_t>(cell_size), 0.0);
     for (int64_t lo = 0; lo < n; lo += kRows) {
