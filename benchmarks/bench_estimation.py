@@ -5,7 +5,9 @@ Run: PYTHONPATH=python python -m pytest benchmarks/bench_estimation.py --benchma
      PYTHONPATH=python python benchmarks/bench_estimation.py coverage   # coverage table
 
 Groups: binary (N float32 scores, no histogram and with the default 1024-bin histogram),
-multiclass (N, 10) float32 probabilities. Each result is asserted equal to the numpy reference
+multiclass (N, 10) float32 probabilities (same two variants), each beside numpy's best
+formulation of the same expected counts (``tallyml._bench.workloads``, also behind ``tallyml
+bench``); and one 64-row update, estimated vs labelled. Each result is asserted equal to the numpy reference
 kernel (fixed seeds); the summary prints scores/s (binary, target >= 1e9 single thread) and
 read bandwidth (multiclass, target >= 40% of the machine's read bandwidth, measured here as
 numpy's ``sum`` over the same array). Timings are never asserted.
@@ -15,6 +17,7 @@ import sys
 import numpy as np
 import pytest
 
+from tallyml._bench.workloads import est_numpy_binary, est_numpy_multiclass
 from tallyml.estimation import EstimatedMetrics, _kernels
 
 N_BINARY = 10_000_000
@@ -68,17 +71,16 @@ def test_binary(benchmark, binary_scores, backend, num_bins):
     _record(benchmark, f"binary {backend} bins={num_bins}", N_BINARY, binary_scores.nbytes)
 
 
-def test_binary_numpy_baseline(benchmark, binary_scores):
-    """What a user would write in numpy for the same expected counts (no checks)."""
-    benchmark.group = "binary-0bins"
-
-    def run():
-        p = binary_scores.astype(np.float64)
-        y = p >= 0.5
-        return p[y].sum(), (1 - p[y]).sum(), p[~y].sum(), (1 - p[~y]).sum()
-
-    benchmark(run)
-    _record(benchmark, "binary numpy-baseline", N_BINARY, binary_scores.nbytes)
+@pytest.mark.parametrize("num_bins", [0, 1024])
+def test_binary_numpy_baseline(benchmark, binary_scores, num_bins):
+    """numpy's best formulation of the same expected counts (no checks, no variances; the
+    histogram as three weighted bincounts), shared with ``tallyml bench``."""
+    benchmark.group = f"binary-{num_bins}bins"
+    d = {"scores": binary_scores}
+    got = benchmark(lambda: est_numpy_binary(d, num_bins))
+    np.testing.assert_allclose(got[0], _reference("binary", binary_scores, num_bins=num_bins),
+                               rtol=1e-9)
+    _record(benchmark, f"binary numpy-baseline bins={num_bins}", N_BINARY, binary_scores.nbytes)
 
 
 @pytest.mark.parametrize("num_bins", [0, 1024])
@@ -100,6 +102,37 @@ def test_multiclass(benchmark, mc_scores, backend, num_bins):
     _record(benchmark, f"multiclass {backend} bins={num_bins}", N_MC, mc_scores.nbytes)
 
 
+@pytest.mark.parametrize("num_bins", [0, 1024])
+def test_multiclass_numpy_baseline(benchmark, mc_scores, num_bins):
+    """numpy's best formulation: argmax, one weighted bincount per class (no checks, no
+    moments), three more per class for the histograms."""
+    benchmark.group = f"multiclass-{num_bins}bins"
+    d = {"scores": mc_scores}
+    got = benchmark(lambda: est_numpy_multiclass(d, num_bins))
+    np.testing.assert_allclose(got[0], _reference("multiclass", mc_scores, num_classes=K,
+                                                  num_bins=num_bins), rtol=1e-9)
+    _record(benchmark, f"multiclass numpy-baseline bins={num_bins}", N_MC, mc_scores.nbytes)
+
+
+@pytest.mark.parametrize("kind", ["estimated-1024bins", "estimated-0bins", "labelled"])
+def test_small_batch_call(benchmark, kind):
+    """One update of 64 rows: the estimate should cost no more than the labelled update."""
+    benchmark.group = "update-64-rows"
+    rng = np.random.default_rng(4)
+    s = rng.random(64, dtype=np.float32)
+    t = (rng.random(64) < 0.5).astype(np.int8)
+    if kind == "labelled":
+        from tallyml import BinaryMetrics
+
+        m = BinaryMetrics()
+        benchmark(lambda: m.update(t, s))
+        assert m.count > 0
+    else:
+        est = EstimatedMetrics("binary", num_bins=1024 if "1024" in kind else 0)
+        benchmark(lambda: est.update(s))
+        assert est.count > 0 and est.expected_confusion_matrix().sum() == est.count
+
+
 def test_read_bandwidth(benchmark, mc_scores):
     benchmark.group = "multiclass-0bins"
     benchmark(lambda: mc_scores.sum())
@@ -112,6 +145,8 @@ def test_zz_summary():
     bw = _results.get("read bandwidth (numpy sum)")
     print()
     for name, t in sorted(_results.items()):
+        if name.startswith("update"):
+            continue
         n = N_BINARY if name.startswith("binary") else N_MC
         nbytes = n * (4 if name.startswith("binary") else 4 * K)
         line = f"{name:40s} {n / t / 1e9:7.3f} G items/s  {nbytes / t / 1e9:7.2f} GB/s"

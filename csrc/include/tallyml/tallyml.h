@@ -249,7 +249,7 @@ TM_LABEL_SCORE_PAIRS(TM_DECL_CURVES_BINARY)
 /* ---- END curves block ----------------------------------------------------------------------- */
 
 /* ==== BEGIN estimation (CBPE): expected confusion counts from scores, no labels ================
- * Contract: python/tallyml/estimation/_kernels_numpy.py; kernels in csrc/src/expected.hpp.
+ * Contract: python/tallyml/estimation/_kernels_numpy.py; kernels in csrc/src/expected.cpp.
  * Every output is float64 and caller-owned; nothing is added unless the whole batch is valid.
  * On bad data the functions return TM_ERR_VALUE and fill err[3] = {code, row, col} (code 1: not
  * finite, 2: outside [0, 1], 3: multiclass row sum off by more than sum_tol; col -1 for a 1-D

@@ -124,6 +124,9 @@ def run(quick: bool = False, n: int | None = None, peers: bool = True, progress=
         out["throughput"].append(_throughput(w, rows, repeat, 1, peers, bw1, progress))
         if w.key in ALL_CORE_KEYS and cpus > 1:
             out["throughput"].append(_throughput(w, rows, repeat, cpus, False, bwn, progress))
+    # ---- estimation (CBPE)
+    out["estimation"] = estimation(n or (200_000 if quick else None), repeat, bw1, progress)
+    # ---- end estimation
     progress("python threads ...")
     rows = n or (200_000 if quick else 10_000_000)
     out["python_threads"] = _python_threads(rows, repeat)
@@ -141,6 +144,74 @@ def run(quick: bool = False, n: int | None = None, peers: bool = True, progress=
                               else calls.window_overhead())
     # ---- end window overhead
     return out
+
+
+# ==== BEGIN estimation (CBPE, issue 10) ===========================================================
+def estimation(n, repeat, bandwidth, progress=print) -> dict:
+    """Label-free expected counts (EstimatedMetrics.update, validation on) beside numpy's best
+    formulation of the same counts, timed round-robin in this process; and the per-call cost of
+    a 64-row update beside the labelled BinaryMetrics' one."""
+    from .workloads import EST_WORKLOADS, est_check, est_reference, est_tallyml
+
+    rows = []
+    for key, (title, task, make, default_n, nbytes, items, nb, numpy_fn) in EST_WORKLOADS.items():
+        rows_n = n or default_n
+        if n and task == "multiclass":
+            rows_n = max(1000, n // 5)
+        progress(f"{title.strip()}: {rows_n:,} rows ...")
+        d = make(rows_n, 12345)
+        expected = est_reference(task, d, nb)
+        est_check(f"tallyml {key}", est_tallyml(task, d, nb), expected)
+        est_check(f"numpy {key}", numpy_fn(d, nb), expected)
+        both = timing.interleaved({"tallyml": lambda: est_tallyml(task, d, nb),
+                                   "numpy": lambda: numpy_fn(d, nb)}, repeat=repeat)
+        t, c = both["tallyml"]["wall"], both["tallyml"]["cpu"]
+        rows.append({"key": key, "title": title, "rows": rows_n,
+                     "tallyml_mitems_s": items * rows_n / t / 1e6,
+                     "tallyml_cpu_mitems_s": items * rows_n / c / 1e6,
+                     "gb_s": nbytes * rows_n / t / 1e9,
+                     "pct_bandwidth": 100.0 * nbytes * rows_n / t / bandwidth,
+                     "cpu_pct_bandwidth": 100.0 * nbytes * rows_n / c / bandwidth,
+                     "numpy_mitems_s": items * rows_n / both["numpy"]["wall"] / 1e6,
+                     "ratio_numpy": both["numpy"]["wall"] / t})
+    return {"throughput": rows, "calls_us": _estimation_calls(repeat)}
+
+
+def _estimation_calls(repeat, calls=2000, size=64):
+    from tallyml import BinaryMetrics, EstimatedMetrics
+
+    rng = np.random.default_rng(7)
+    s = rng.random(size, dtype=np.float32)
+    t = (rng.random(size) < 0.5).astype(np.int8)
+    est, est0, lab = EstimatedMetrics("binary"), EstimatedMetrics("binary", num_bins=0), \
+        BinaryMetrics()
+    fns = {"EstimatedMetrics binary (1024 bins)": lambda: [est.update(s) for _ in range(calls)],
+           "EstimatedMetrics binary (no histogram)":
+               lambda: [est0.update(s) for _ in range(calls)],
+           "BinaryMetrics (labelled)": lambda: [lab.update(t, s) for _ in range(calls)]}
+    for fn in fns.values():
+        fn()
+    both = timing.interleaved(fns, repeat=repeat)
+    return {name: {"wall": v["wall"] / calls * 1e6, "cpu": v["cpu"] / calls * 1e6}
+            for name, v in both.items()}
+
+
+def format_estimation(e: dict) -> list:
+    """The estimation section of the printed table."""
+    head = (f"{'estimation (no labels)':40} {'M/s':>9} {'GB/s':>6} {'% bw':>5} {'cpu % bw':>8} "
+            f"{'x numpy':>8}")
+    lines = ["", head, "-" * len(head)]
+    for row in e["throughput"]:
+        lines.append(f"{row['title']:40} {row['tallyml_mitems_s']:>9.0f} {row['gb_s']:>6.1f} "
+                     f"{row['pct_bandwidth']:>5.0f} {row['cpu_pct_bandwidth']:>8.0f} "
+                     f"{row['ratio_numpy']:>8.1f}")
+    lines.append("(M/s: scores (binary) or rows (multiclass) per second, one thread, validation "
+                 "on; x numpy: over numpy's best formulation of the same expected counts)")
+    lines.append(f"estimation per call, 64 rows (us): {'wall':>12} {'cpu':>8}")
+    for name, us in e["calls_us"].items():
+        lines.append(f"  {name:44} {us['wall']:8.2f} {us['cpu']:8.2f}")
+    return lines
+# ==== END estimation ==============================================================================
 
 
 def _fmt(v, spec):
@@ -170,6 +241,8 @@ def format_report(r: dict) -> str:
     lines.append("(x peer: tallyml's wall-clock throughput over the peer's, timed round-robin in "
                  "this run; - not installed / not timed. cpu: the same from the thread's CPU time, "
                  "which leaves out waiting on a loaded machine; one-thread rows only)")
+    if "estimation" in r:  # estimation (CBPE)
+        lines += format_estimation(r["estimation"])
     lines.append("")
     for key, what in (("python_threads", "BinaryMetrics"),
                       ("python_threads_multiclass", "MulticlassMetrics(10)")):

@@ -228,3 +228,82 @@ WORKLOADS = {
 
 #: peers that need an optional package
 PEER_MODULES = {"sklearn": "sklearn", "torchmetrics": "torchmetrics"}
+
+
+# ==== BEGIN estimation workloads (CBPE, issue 10) =================================================
+# Label-free expected counts from scores alone (tallyml.EstimatedMetrics). Float64 sums: results
+# are checked against the numpy reference kernel to a relative 1e-9 (summation order differs), not
+# exactly, so these workloads run in their own section of the suite (suite.estimation).
+EST_RTOL = 1e-9
+
+
+def _est_binary_data(n, seed):
+    return {"scores": np.random.default_rng(seed).random(n, dtype=np.float32)}
+
+
+def _est_mc_data(n, seed, k=10):
+    return {"scores": np.random.default_rng(seed).dirichlet(np.ones(k), n).astype(np.float32)}
+
+
+def est_tallyml(task, d, num_bins, backend="auto"):
+    """Expected counts (and histograms) from tallyml's public object, validation on."""
+    from tallyml import EstimatedMetrics
+
+    kw = {"num_classes": d["scores"].shape[1]} if task == "multiclass" else {}
+    est = EstimatedMetrics(task, num_bins=num_bins, backend=backend, **kw)
+    est.update(d["scores"])
+    return est._state, est._hist
+
+
+def est_reference(task, d, num_bins):
+    return est_tallyml(task, d, num_bins, backend="numpy")
+
+
+def _np_hist(p, nb):
+    b = np.minimum((p * nb).astype(np.int64), nb - 1)
+    return np.stack([np.bincount(b, weights=w, minlength=nb) for w in (p, 1.0 - p, p * (1.0 - p))])
+
+
+def est_numpy_binary(d, num_bins):
+    """numpy's best formulation of the same expected counts (no checks, no variances): one
+    float64 copy, one mask, two masked sums; plus three weighted bincounts for the histogram."""
+    p = d["scores"].astype(np.float64)
+    m = d["scores"] >= np.float32(THRESHOLD)
+    n, n1 = p.shape[0], np.count_nonzero(m)
+    tot, tp = p.sum(), p.sum(where=m)
+    fn = tot - tp
+    state = np.array([[n - n1 - fn, n1 - tp], [fn, tp]])
+    return state, (_np_hist(p, num_bins) if num_bins else np.zeros((3, 0)))
+
+
+def est_numpy_multiclass(d, num_bins):
+    """numpy's best formulation: argmax, then one weighted bincount per class (no checks, no
+    moments); plus three weighted bincounts per class for the histograms."""
+    s = d["scores"]
+    k = s.shape[1]
+    j = s.argmax(axis=1)
+    state = np.stack([np.bincount(j, weights=s[:, c], minlength=k) for c in range(k)])
+    hist = (np.stack([_np_hist(s[:, c].astype(np.float64), num_bins) for c in range(k)])
+            if num_bins else np.zeros((k, 3, 0)))
+    return state, hist
+
+
+def est_check(name, got, expected) -> None:
+    """Raise AssertionError unless every array of ``got`` is within EST_RTOL of ``expected``."""
+    for g, e in zip(got, expected):
+        if g.shape != e.shape or not np.allclose(g, e, rtol=EST_RTOL, atol=1e-6):
+            raise AssertionError(f"{name}: result differs from the reference")
+
+
+#: key -> (title, task, make, default rows, bytes per row, items per row, num_bins, numpy runner)
+EST_WORKLOADS = {
+    "est_binary": ("estimated binary, f32 scores", "binary", _est_binary_data, 10_000_000, 4, 1,
+                   0, est_numpy_binary),
+    "est_binary_hist": ("  + 1024-bin histogram", "binary", _est_binary_data, 10_000_000, 4, 1,
+                        1024, est_numpy_binary),
+    "est_mc10": ("estimated multiclass (N, 10) f32", "multiclass", _est_mc_data, 2_000_000, 40,
+                 1, 0, est_numpy_multiclass),
+    "est_mc10_hist": ("  + 1024-bin histograms", "multiclass", _est_mc_data, 2_000_000, 40, 1,
+                      1024, est_numpy_multiclass),
+}
+# ==== END estimation workloads ====================================================================

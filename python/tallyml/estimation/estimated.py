@@ -23,6 +23,7 @@ from .. import _validate as V
 from ..metrics._base import _MetricsBase
 from ..metrics._confusion import _ConfusionMetrics
 from . import _kernels
+from ._errors import message
 from .calibration import _Calibrator
 from .intervals import (Estimate, auroc_from_hist, column_directions, delta_std, make_estimate,
                         z_value)
@@ -30,6 +31,7 @@ from .intervals import (Estimate, auroc_from_hist, column_directions, delta_std,
 __all__ = ["EstimatedMetrics", "Estimate", "compare"]
 
 _TASKS = ("binary", "multiclass", "multilabel")
+_SCORE_DTYPES = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
 #: value ranges of the metrics whose intervals are clipped to something other than [0, 1]
 _BOUNDS = {"mcc": (-1.0, 1.0), "cohen_kappa": (-1.0, 1.0), "balanced_accuracy": (-1.0, 1.0)}
 #: multiclass intervals differentiate along K*K directions; beyond this they get too slow
@@ -116,6 +118,9 @@ class EstimatedMetrics(_MetricsBase):
         self._backend_request = backend
         self._backend_name = _kernels.resolve(backend)
         self._kern = _kernels.load(self._backend_name)
+        # score dtype -> bound native call (None: the backend has none; see _count_bound)
+        self._binds = {} if hasattr(self._kern, "bind_" + task) else None
+        self._row_shape = () if task == "binary" else (self._width(),)
         self._lock = threading.Lock()
         self._kernels = {}
         # the base class's GPU and bound-call machinery is not used: estimates count on the host
@@ -181,6 +186,10 @@ class EstimatedMetrics(_MetricsBase):
 
     # ------------------------------------------------------------ update
     def _prepare(self, scores):
+        # the common case in one test: a contiguous float32/float64 array of the right shape
+        if type(scores) is np.ndarray and scores.dtype in _SCORE_DTYPES \
+                and scores.shape[1:] == self._row_shape and scores.flags.c_contiguous:
+            return scores
         if not self._validate:
             x = np.asarray(scores)
             return x if x.flags.c_contiguous else np.ascontiguousarray(x)
@@ -201,13 +210,52 @@ class EstimatedMetrics(_MetricsBase):
 
     def update(self, scores) -> None:
         """Count a batch of scores (no targets). On error nothing changes."""
+        binds = self._binds
+        if binds is not None and type(scores) is np.ndarray and scores.dtype in _SCORE_DTYPES \
+                and scores.shape[1:] == self._row_shape and scores.flags.c_contiguous:
+            # the small-batch path: a ready array and a bound native call
+            n = scores.shape[0]
+            if n == 0:
+                return
+            with self._lock:
+                call = binds.get(scores.dtype)
+                if call is None or not self._bound_to(call.arrays):
+                    call = self._bind(scores.dtype)
+                err = call(scores)
+                if err[0]:
+                    raise ValueError(message("scores", scores, int(err[0]), int(err[1]),
+                                             int(err[2]), self._sum_tol))
+                self._count += n
+            return
         x = self._prepare(scores)
         n = x.shape[0]
         if n == 0:
             return
         with self._lock:
-            self._count_batch(x)
+            if self._binds is None:
+                self._count_batch(x)
+            else:
+                self._count_bound(x)
             self._count += n
+
+    def _count_bound(self, x):
+        """The kernel call through a bound native call (lock held)."""
+        call = self._binds.get(x.dtype)
+        if call is None or not self._bound_to(call.arrays):
+            call = self._bind(x.dtype)
+        code, row, col = call(x)
+        if code:
+            raise ValueError(message("scores", x, int(code), int(row), int(col), self._sum_tol))
+
+    def _bind(self, dtype):
+        """A bound native call for ``dtype`` into the current state arrays: made per score
+        dtype, and again whenever a state array was replaced (reset, load_state_dict)."""
+        bind = getattr(self._kern, "bind_" + self._TASK)
+        call = self._binds[dtype] = bind(dtype, *self._kernel_args())
+        return call
+
+    def _count_batch(self, x):
+        _kernels.call(getattr(self._kern, self._TASK), x, self._sum_tol, *self._kernel_args())
 
     # ------------------------------------------------------------ values
     def _zd(self, zero_division):
@@ -311,9 +359,12 @@ class _BinaryEstimated(EstimatedMetrics, _ConfusionMetrics):
         return {"_state": np.zeros((2, 2)), "_var": np.zeros(2),
                 "_hist": np.zeros((3, self._num_bins)), "_seen": np.zeros(2, dtype=np.uint8)}
 
-    def _count_batch(self, x):
-        _kernels.call(self._kern.binary, x, self._sum_tol, self._cut, self._logits, self._table,
-                      self._mode, self._state, self._var, self._hist)
+    def _kernel_args(self):
+        return (self._cut, self._logits, self._table, self._mode, self._state, self._var,
+                self._hist)
+
+    def _bound_to(self, a):
+        return a[0] is self._state and a[1] is self._var and a[2] is self._hist
 
     def _directions(self, arrays):
         tp = np.array([[0.0, -1.0], [0.0, 1.0]])  # predicted positive: fp -> tp
@@ -359,9 +410,12 @@ class _MulticlassEstimated(EstimatedMetrics, _ConfusionMetrics):
         return {"_state": np.zeros((k, k)), "_moments": np.zeros((2, k, k)),
                 "_hist": np.zeros((k, 3, self._num_bins)), "_seen": np.zeros(k, dtype=np.uint8)}
 
-    def _count_batch(self, x):
-        _kernels.call(self._kern.multiclass, x, self._sum_tol, self._logits, self._sum_tol,
-                      self._table, self._mode, self._state, self._moments, self._hist)
+    def _kernel_args(self):
+        return (self._logits, self._sum_tol, self._table, self._mode, self._state,
+                self._moments, self._hist)
+
+    def _bound_to(self, a):
+        return a[0] is self._state and a[1] is self._moments and a[2] is self._hist
 
     def _directions(self, arrays):
         if self._num_classes > MAX_INTERVAL_CLASSES:
@@ -387,9 +441,13 @@ class _MultilabelEstimated(EstimatedMetrics):
         return {"_state": np.zeros((n, 2, 2)), "_var": np.zeros((n, 2)), "_subset": np.zeros(2),
                 "_hist": np.zeros((n, 3, self._num_bins))}
 
-    def _count_batch(self, x):
-        _kernels.call(self._kern.multilabel, x, self._sum_tol, self._cut, self._logits,
-                      self._table, self._mode, self._state, self._var, self._subset, self._hist)
+    def _kernel_args(self):
+        return (self._cut, self._logits, self._table, self._mode, self._state, self._var,
+                self._subset, self._hist)
+
+    def _bound_to(self, a):
+        return (a[0] is self._state and a[1] is self._var and a[2] is self._subset
+                and a[3] is self._hist)
 
     def _directions(self, arrays):
         out = []
