@@ -96,6 +96,19 @@ def test_multilabel_masks_threads_and_wide_targets_agree(l):
             assert _run_both("multilabel_scores", args, (4, 5), num_threads=threads) is None
 
 
+def test_multilabel_masks_direct_counting_on_two_threads():
+    # a batch small against the triplet histogram (L = 64: 47905 bins) is validated first, then
+    # counted straight into the state by one thread and into a partial by the other
+    rng = np.random.default_rng(64)
+    for sdt in SCORE_DTYPES:
+        args = _ml_case(rng, 150_000, 64, np.uint8, sdt)
+        assert _run_both("multilabel_scores", args, (4, 5), num_threads=2) is None
+        args[1][149_999, 63] = np.nan
+        args[1][80_000, 5] = np.inf  # in the second thread's half
+        err = _run_both("multilabel_scores", args, (4, 5), num_threads=2)
+        assert err == "preds[80000, 5] = inf is not finite"
+
+
 @pytest.mark.parametrize("threshold", [0.1, 0.5, 0.0, 1.0, -np.inf, np.inf, np.nan, 1e40, -1e40])
 @pytest.mark.parametrize("sdt", SCORE_DTYPES)
 def test_multilabel_masks_thresholds(threshold, sdt):
