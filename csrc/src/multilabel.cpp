@@ -1,12 +1,21 @@
 // Multilabel counts: a 2x2 table per label plus the histogram of per-row (tp, fp, fn) triplets
 // (needed for average="samples"). Unweighted tables are column sums (rows, sum t, sum p,
 // sum t&p per label); weighted tables add each weight to its cell in row order.
+// Unweighted counting of 1-byte targets against scores runs on bit masks when AVX2 is there
+// (count_masks): validation is fused into the same pass and a flagged block is rescanned.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
 #include <type_traits>
 #include <vector>
 
 #include "common.hpp"
 #include "kernels.hpp"
 #include "threads.hpp"
+
+// popcnt comes with every AVX2 CPU; named so that __builtin_popcount is one instruction.
+#define TM_MASK_TARGET __attribute__((target("avx2,popcnt")))
 
 namespace tallyml {
 namespace {
@@ -24,6 +33,7 @@ struct MultilabelKernel {
   P thr;
   S* state;    // L x 2 x 2
   S* samples;  // triplet histogram
+  int64_t n;   // rows of the whole batch (bounds the label loads of count_masks)
 
   // Per-label accumulators: unweighted {sum t, sum p, sum t&p} x L (+ rows), weighted 4 cells x L.
   int64_t col_len() const { return kWeighted ? 4 * l : 3 * l; }
@@ -183,10 +193,160 @@ struct MultilabelKernel {
     count(b, e, c, h);
   }
   void count_any(int64_t b, int64_t e, S* c, S* h) const {
+    if (mask_path()) {
+      count_masks(b, e, c, h);  // rows already validated
+      return;
+    }
     if (use_avx2())
       count_avx2(b, e, c, h);
     else
       count_base(b, e, c, h);
+  }
+
+  // ---- bit-mask path: 1-byte targets, scores, unweighted, AVX2 ----------------------------
+  // Per row and per chunk of 32 labels: the scores give a 32-bit mask of predicted positives
+  // (8 floats or 4 doubles a compare, movemask; the last vector of a chunk overlaps the previous
+  // one instead of reading past the row), the target bytes a mask of true positives. Per-label
+  // sums of t, p and t&p are byte lanes (lane j = label j of the chunk) flushed before they can
+  // wrap; the row's (tp, fp, fn) triplet comes from three popcounts. Non-finite scores and
+  // target bytes outside {0, 1} are OR-ed into accumulators and tested once per call.
+  static constexpr bool kMaskTypes = sizeof(T) == 1 && Scores && !kWeighted;
+  static constexpr int64_t kMaskMaxLabels = 256;
+  static constexpr int64_t kMaskFlush = 255;  // rows per flush: a byte lane adds at most 1 a row
+  bool mask_path() const { return kMaskTypes && l <= kMaskMaxLabels && use_avx2(); }
+
+  // Returns non-zero when some target or score of rows [b, e) is bad; the counts added into
+  // cols and hist are then meaningless.
+  template <int NCH>
+  TM_MASK_TARGET uint32_t count_masks_n(int64_t b, int64_t e, S* cols, S* hist) const {
+    if constexpr (!kMaskTypes) {
+      return 0;
+    } else {
+      constexpr int kMaxCh = NCH > 0 ? NCH : static_cast<int>(kMaskMaxLabels / 32);
+      const int nch = NCH > 0 ? NCH : static_cast<int>((l + 31) / 32);
+      constexpr int kW = std::is_same_v<P, float> ? 8 : 4;  // scores per vector
+      const __m256i one = _mm256_set1_epi8(1);
+      const __m256i sel = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                           2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+      const __m256i bitsel = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+      __m256i acc_t[kMaxCh], acc_p[kMaxCh], acc_tp[kMaxCh], lab_or[kMaxCh];
+      for (int c = 0; c < nch; ++c)
+        acc_t[c] = acc_p[c] = acc_tp[c] = lab_or[c] = _mm256_setzero_si256();
+      __m256i nf = _mm256_setzero_si256();
+      const int64_t end_elems = n * l;  // a 32-byte label load must stay below this
+      int64_t since_flush = 0;
+      for (int64_t i = b; i < e; ++i) {
+        const int8_t* tr = reinterpret_cast<const int8_t*>(t) + i * l;
+        const P* pr = p + i * l;
+        int64_t st = 0, sp = 0, stp = 0;
+        for (int c = 0; c < nch; ++c) {
+          const int64_t lo = 32 * int64_t{c};
+          const int cnt = static_cast<int>(std::min<int64_t>(32, l - lo));
+          const uint32_t lanes = cnt == 32 ? ~0u : (1u << cnt) - 1;
+          __m256i lv;
+          if (i * l + lo + 32 <= end_elems) {
+            lv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tr + lo));
+          } else {  // the batch's last rows: never read past its end
+            alignas(32) int8_t tmp[32] = {};
+            std::memcpy(tmp, tr + lo, static_cast<size_t>(cnt));
+            lv = _mm256_load_si256(reinterpret_cast<const __m256i*>(tmp));
+          }
+          lab_or[c] = _mm256_or_si256(lab_or[c], lv);
+          const uint32_t tm =
+              static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(lv, one))) & lanes;
+          uint32_t pm = 0;
+          const P* pc = pr + lo;
+          if (cnt >= kW) {
+            for (int o = 0; o < cnt; o += kW) {
+              const int at = std::min(o, cnt - kW);  // the last vector overlaps the one before
+              pm |= score_bits(pc + at, nf) << at;
+            }
+          } else {
+            pm = score_bits_partial(pc, cnt, nf) & lanes;
+          }
+          const __m256i pb = _mm256_cmpeq_epi8(
+              _mm256_and_si256(
+                  _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int32_t>(pm)), sel), bitsel),
+              bitsel);
+          acc_t[c] = _mm256_add_epi8(acc_t[c], lv);
+          acc_p[c] = _mm256_sub_epi8(acc_p[c], pb);
+          acc_tp[c] = _mm256_add_epi8(acc_tp[c], _mm256_and_si256(lv, pb));
+          st += __builtin_popcount(tm);
+          sp += __builtin_popcount(pm);
+          stp += __builtin_popcount(tm & pm);
+        }
+        hist[triplet_index(stp, sp - stp, st - stp)] += 1;
+        if (++since_flush == kMaskFlush) {
+          flush_bytes(nch, acc_t, acc_p, acc_tp, cols);
+          since_flush = 0;
+        }
+      }
+      flush_bytes(nch, acc_t, acc_p, acc_tp, cols);
+      uint32_t bad = !_mm256_testz_si256(nf, nf);
+      for (int c = 0; c < nch; ++c) {
+        const int cnt = static_cast<int>(std::min<int64_t>(32, l - 32 * int64_t{c}));
+        alignas(32) uint8_t m[32] = {};
+        std::memset(m, 0xFE, static_cast<size_t>(cnt));  // a valid byte is 0 or 1
+        const __m256i mv = _mm256_load_si256(reinterpret_cast<const __m256i*>(m));
+        bad |= !_mm256_testz_si256(lab_or[c], mv);
+      }
+      return bad;
+    }
+  }
+
+  // Add the byte lanes of each chunk (lane j = label 32c + j) into the column sums; zero them.
+  TM_MASK_TARGET TM_HOT void flush_bytes(int nch, __m256i* acc_t, __m256i* acc_p,
+                                         __m256i* acc_tp, S* cols) const {
+    alignas(32) uint8_t bt[32], bp[32], btp[32];
+    for (int c = 0; c < nch; ++c) {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(bt), acc_t[c]);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(bp), acc_p[c]);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(btp), acc_tp[c]);
+      const int64_t lo = 32 * int64_t{c}, cnt = std::min<int64_t>(32, l - lo);
+      for (int64_t j = 0; j < cnt; ++j) {
+        cols[lo + j] += bt[j];
+        cols[l + lo + j] += bp[j];
+        cols[2 * l + lo + j] += btp[j];
+      }
+      acc_t[c] = acc_p[c] = acc_tp[c] = _mm256_setzero_si256();
+    }
+  }
+
+  // kW scores at s: bits of `>= thr`; non-finite lanes OR-ed into nf.
+  TM_MASK_TARGET static TM_HOT uint32_t score_bits_vec(__m256 v, __m256 th, __m256i& nf) {
+    const __m256i expm = _mm256_set1_epi32(0x7f800000);
+    const __m256i ex = _mm256_and_si256(_mm256_castps_si256(v), expm);
+    nf = _mm256_or_si256(nf, _mm256_cmpeq_epi32(ex, expm));
+    return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(v, th, _CMP_GE_OQ)));
+  }
+  TM_MASK_TARGET static TM_HOT uint32_t score_bits_vec(__m256d v, __m256d th, __m256i& nf) {
+    const __m256i expm = _mm256_set1_epi64x(0x7ff0000000000000ll);
+    const __m256i ex = _mm256_and_si256(_mm256_castpd_si256(v), expm);
+    nf = _mm256_or_si256(nf, _mm256_cmpeq_epi64(ex, expm));
+    return static_cast<uint32_t>(_mm256_movemask_pd(_mm256_cmp_pd(v, th, _CMP_GE_OQ)));
+  }
+  TM_MASK_TARGET TM_HOT uint32_t score_bits(const P* s, __m256i& nf) const {
+    if constexpr (std::is_same_v<P, float>)
+      return score_bits_vec(_mm256_loadu_ps(s), _mm256_set1_ps(thr), nf);
+    else
+      return score_bits_vec(_mm256_loadu_pd(s), _mm256_set1_pd(thr), nf);
+  }
+  // Fewer than one vector of scores: a masked load (lanes >= cnt read as 0.0, never fault).
+  TM_MASK_TARGET TM_HOT uint32_t score_bits_partial(const P* s, int cnt, __m256i& nf) const {
+    if constexpr (std::is_same_v<P, float>) {
+      const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+      const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(cnt), idx);
+      return score_bits_vec(_mm256_maskload_ps(s, m), _mm256_set1_ps(thr), nf);
+    } else {
+      const __m256i idx = _mm256_setr_epi64x(0, 1, 2, 3);
+      const __m256i m = _mm256_cmpgt_epi64(_mm256_set1_epi64x(cnt), idx);
+      return score_bits_vec(_mm256_maskload_pd(s, m), _mm256_set1_pd(thr), nf);
+    }
+  }
+  TM_MASK_TARGET __attribute__((noinline)) uint32_t count_masks(int64_t b, int64_t e, S* cols,
+                                                                 S* hist) const {
+    // one chunk (L <= 32) keeps every accumulator in a register
+    return l <= 32 ? count_masks_n<1>(b, e, cols, hist) : count_masks_n<0>(b, e, cols, hist);
   }
 
   // Fold per-label accumulators into the L x 2 x 2 state.
@@ -230,8 +390,18 @@ struct MultilabelKernel {
 
   int64_t process(int64_t b, int64_t e, Partial& part) const {
     const int64_t step = block_rows(l);
+    const bool fused = mask_path();
     for (int64_t bb = b; bb < e; bb += step) {
       const int64_t ee = std::min(e, bb + step);
+      if (fused) {  // one pass: count and check, rescan a flagged block exactly
+        if (count_masks(bb, ee, part.cols.data(), part.samples.data())) {
+          int64_t col;
+          for (int64_t i = bb; i < ee; ++i)
+            if (which_bad(i, &col)) return i;
+        }
+        part.rows += ee - bb;
+        continue;
+      }
       if (int64_t r = validate(bb, ee); r >= 0) return r;
       count_partial(bb, ee, part);
     }
@@ -269,7 +439,7 @@ int run_multilabel(const T* t, const P* p, const double* w, int64_t n, int64_t l
   if constexpr (Scores) thr = score_threshold<P>(threshold);
   // Weighted sums stay on one thread: bit-identical to the one-thread result (see binary.cpp).
   if constexpr (std::is_same_v<S, double>) num_threads = 1;
-  MultilabelKernel<T, P, S, Scores> k{t, p, w, l, thr, state, samples};
+  MultilabelKernel<T, P, S, Scores> k{t, p, w, l, thr, state, samples, n};
   return drive(k, n, std::max<int64_t>(l, 1), num_threads);
 }
 
