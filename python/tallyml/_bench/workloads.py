@@ -13,6 +13,9 @@ import numpy as np
 __all__ = ["Workload", "WORKLOADS", "check", "optional"]
 
 THRESHOLD = 0.5
+#: torchmetrics counts a score as positive when ``score > threshold`` (tallyml and sklearn-style
+#: code here: ``>=``); on float32 scores, ``>`` the next float32 below THRESHOLD is ``>=`` THRESHOLD
+TORCH_THRESHOLD = float(np.nextafter(np.float32(THRESHOLD), np.float32(0)))
 
 
 def optional(module: str) -> bool:
@@ -83,7 +86,7 @@ def _binary_torchmetrics(d):
     import torch
     from torchmetrics.classification import BinaryStatScores
 
-    m = BinaryStatScores(threshold=THRESHOLD, validate_args=False)
+    m = BinaryStatScores(threshold=TORCH_THRESHOLD, validate_args=False)
     m.update(torch.from_numpy(d["scores"]), torch.from_numpy(d["target"]))
     tp, fp, tn, fn, _ = (int(v) for v in m.compute())
     return np.array([[tn, fp], [fn, tp]], dtype=np.int64)
@@ -200,7 +203,7 @@ def _ml_torchmetrics(d):
 
     l = d["target"].shape[1]
     return multilabel_confusion_matrix(torch.from_numpy(d["scores"]),
-                                       torch.from_numpy(d["target"]).long(), l, THRESHOLD,
+                                       torch.from_numpy(d["target"]).long(), l, TORCH_THRESHOLD,
                                        validate_args=False).numpy()
 
 
