@@ -421,6 +421,53 @@ def split_by_class(y_pos, scores):
 
 
 @njit(nogil=True, cache=True)
+def split_into(y_pos, scores, buf):
+    """split_by_class into a caller-allocated buffer (numpy's allocation of a large buffer is
+    on huge pages, numba's faulted every 4 KiB page in: ~4x slower at 10M). Returns the number
+    of positives."""
+    n = scores.shape[0]
+    lo = 0
+    hi = n
+    for i in range(n):
+        x = scores[i]
+        t = 1 if y_pos[i] else 0
+        if hi > 0:
+            buf[hi - 1] = x
+        if lo < n:
+            buf[lo] = x
+        lo += t
+        hi -= 1 - t
+    return lo
+
+
+@njit(nogil=True, cache=True)
+def ap_part(pos, neg, total, tp0, fp0):
+    """ap_from_sorted's sum over one slice of the distinct scores, all below scores that
+    already brought tp0 true and fp0 false positives (total: all positives)."""
+    i = pos.shape[0] - 1
+    j = neg.shape[0] - 1
+    tp = tp0
+    fp = fp0
+    ap = 0.0
+    while i >= 0:
+        if j < 0 or pos[i] >= neg[j]:
+            v = pos[i]
+        else:
+            v = neg[j]
+        d = 0.0
+        while i >= 0 and pos[i] == v:
+            d += 1.0
+            i -= 1
+        while j >= 0 and neg[j] == v:
+            fp += 1.0
+            j -= 1
+        if d != 0.0:
+            tp += d
+            ap += (d / total) * (tp / (tp + fp))
+    return ap
+
+
+@njit(nogil=True, cache=True)
 def auc_from_sorted(pos, neg):
     """Twice the ROC area times P * N, from the two ascending runs: each positive scores 2 per
     smaller negative and 1 per tied negative (the trapezoid rule on ties). Integer, exact."""
