@@ -190,10 +190,10 @@ def format_report(r: dict) -> str:
                  "this run; - not installed / not timed. cpu: the same from the thread's CPU time, "
                  "which leaves out waiting on a loaded machine; one-thread rows only)")
     if r.get("exact_curves"):  # curves block
-        lines += ["", f"{'exact one-shot (same run as sklearn)':40} {'rows':>11} {'ms':>8} "
+        lines += ["", f"{'exact one-shot (same run as sklearn)':50} {'rows':>11} {'ms':>8} "
                       f"{'sklearn ms':>10} {'x sklearn':>9}"]
         for e in r["exact_curves"]:
-            lines.append(f"{e['title']:40} {e['rows']:>11,} {e['tallyml_ms']:>8.0f} "
+            lines.append(f"{e['title']:50} {e['rows']:>11,} {e['tallyml_ms']:>8.0f} "
                          f"{e['sklearn_ms']:>10.0f} {e['ratio']:>9.1f}")
     pt = r["python_threads"]
     lines += ["", f"two Python threads, two BinaryMetrics: {pt['one_thread_mpred_s']:.0f} M pred/s "
