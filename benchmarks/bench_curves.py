@@ -110,3 +110,51 @@ def test_exact_ap_tallyml(benchmark, data):
 def test_exact_ap_sklearn(benchmark, data):
     y, s, _, ap = data
     assert benchmark(skm.average_precision_score, y, s) == ap
+
+
+# ------------------------------------------- exact one-shot: float64, many ties, weights
+
+
+def _exact_case(kind):
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, N).astype(np.int8)
+    s = rng.random(N)
+    w = None
+    if kind == "ties":  # scores rounded to 2 decimals: 101 distinct values
+        s = np.round(s, 2)
+    elif kind == "weighted":  # float64 weighted sweeps run the core's radix sort
+        w = rng.random(N)
+    return y, s, w
+
+
+EXACT_KINDS = ("f64", "ties", "weighted")
+_exact_cache = {}
+
+
+def exact_case(kind):
+    if kind not in _exact_cache:
+        _exact_cache[kind] = _exact_case(kind)
+    return _exact_cache[kind]
+
+
+@pytest.mark.parametrize("fn", ["roc_auc_score", "average_precision_score"])
+@pytest.mark.parametrize("kind", EXACT_KINDS)
+def test_exact_more_tallyml(benchmark, fn, kind):
+    benchmark.group = f"curves-exact-{fn}-{kind}"
+    y, s, w = exact_case(kind)
+    ours = {"roc_auc_score": roc_auc_score, "average_precision_score": average_precision_score}[fn]
+    ours(y[:100], s[:100])
+    got = benchmark(ours, y, s, sample_weight=w)
+    assert got == pytest.approx(getattr(skm, fn)(y, s, sample_weight=w), rel=1e-12)
+
+
+@pytest.mark.parametrize("fn", ["roc_auc_score", "average_precision_score"])
+@pytest.mark.parametrize("kind", EXACT_KINDS)
+def test_exact_more_sklearn(benchmark, fn, kind):
+    benchmark.group = f"curves-exact-{fn}-{kind}"
+    y, s, w = exact_case(kind)
+    got = benchmark(getattr(skm, fn), y, s, sample_weight=w)
+    assert got == pytest.approx(float(roc_auc_score(y, s, sample_weight=w)
+                                      if fn == "roc_auc_score"
+                                      else average_precision_score(y, s, sample_weight=w)),
+                                rel=1e-12)

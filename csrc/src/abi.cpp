@@ -387,6 +387,7 @@ TM_DEF_DRIFT_HIST(f64, double)
 #include <vector>
 
 #include "curves.hpp"
+#include "rank.hpp"
 #include "threads.hpp"
 
 namespace {
@@ -509,6 +510,47 @@ extern "C" {
     });                                                                                       \
   }
 TM_LABEL_SCORE_PAIRS(TM_DEF_CURVES_BINARY)
+
+// Exact sweeps (rank.cpp): radix sort of the scores, then one pass over the sorted run.
+#define TM_DEF_CURVES_EXACT(sn, F)                                                             \
+  TM_API int32_t tm_curves_auc_##sn(const uint8_t* y_pos, const F* scores, int64_t n,          \
+                                    double* auc, int64_t* n_pos, int32_t num_threads) {        \
+    return guarded([&] {                                                                       \
+      if (!need(y_pos, "y_pos") || !need(scores, "scores") || !need(auc, "auc") ||             \
+          !need(n_pos, "n_pos") || !non_negative(n, "n") ||                                    \
+          !non_negative(num_threads, "num_threads"))                                           \
+        return int32_t(TM_ERR_ARGUMENT);                                                       \
+      return int32_t(tallyml::rank::auc_##sn(y_pos, scores, n, auc, n_pos,                     \
+                                             resolve_threads(num_threads, n, 1)));             \
+    });                                                                                        \
+  }                                                                                            \
+  TM_API int32_t tm_curves_ap_##sn(const uint8_t* y_pos, const F* scores, int64_t n,           \
+                                   double* ap, int64_t* n_pos, int32_t num_threads) {          \
+    return guarded([&] {                                                                       \
+      if (!need(y_pos, "y_pos") || !need(scores, "scores") || !need(ap, "ap") ||               \
+          !need(n_pos, "n_pos") || !non_negative(n, "n") ||                                    \
+          !non_negative(num_threads, "num_threads"))                                           \
+        return int32_t(TM_ERR_ARGUMENT);                                                       \
+      return int32_t(tallyml::rank::ap_##sn(y_pos, scores, n, ap, n_pos,                       \
+                                            resolve_threads(num_threads, n, 1)));              \
+    });                                                                                        \
+  }                                                                                            \
+  TM_API int32_t tm_curves_sweep_##sn(const uint8_t* y_pos, const F* scores,                   \
+                                      const double* weight, int64_t n, double* fps,            \
+                                      double* tps, double* thresholds, int64_t* m,             \
+                                      int32_t num_threads) {                                   \
+    return guarded([&] {                                                                       \
+      if (!need(y_pos, "y_pos") || !need(scores, "scores") || !need(fps, "fps") ||             \
+          !need(tps, "tps") || !need(thresholds, "thresholds") || !need(m, "m") ||             \
+          !non_negative(n, "n") || !non_negative(num_threads, "num_threads"))                  \
+        return int32_t(TM_ERR_ARGUMENT);                                                       \
+      return int32_t(tallyml::rank::counts_##sn(y_pos, scores, weight, n, fps, tps,            \
+                                                thresholds, m,                                 \
+                                                resolve_threads(num_threads, n, 1)));          \
+    });                                                                                        \
+  }
+TM_DEF_CURVES_EXACT(f32, float)
+TM_DEF_CURVES_EXACT(f64, double)
 
 }  // extern "C"
 // ---- END curves block -----------------------------------------------------------------------

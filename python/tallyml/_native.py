@@ -100,6 +100,18 @@ _ESTIMATION = {
 # ==== END estimation ==========================================================================
 
 
+# ---- curves block: exact sweeps (csrc/src/rank.cpp) --------------------------------------------
+# auc / ap: y_pos (uint8), scores, n, out, n_pos, num_threads
+# sweep: y_pos, scores, weight (NULL allowed), n, fps, tps, thresholds, m, num_threads
+_CURVES_EXACT = {}
+for _sn in SCORE_TYPES:
+    _CURVES_EXACT[f"tm_curves_auc_{_sn}"] = ((_P, _P, _I64, _P, _P, _I32), _I32)
+    _CURVES_EXACT[f"tm_curves_ap_{_sn}"] = ((_P, _P, _I64, _P, _P, _I32), _I32)
+    _CURVES_EXACT[f"tm_curves_sweep_{_sn}"] = ((_P, _P, _P, _I64, _P, _P, _P, _P, _I32), _I32)
+del _sn
+# ---- end curves block ------------------------------------------------------------------------
+
+
 # ---- latency histogram (tallyml.monitoring.latency): values, n, per_decade, offset, num_bins,
 # counts, stats, bad
 _LOGHIST = {"tm_loghist_f64": ((_P, _I64, _F64, _I64, _I64, _P, _P, _P), _I32)}
@@ -110,6 +122,7 @@ def entry_points() -> dict[str, tuple[tuple, object]]:
     table = dict(_SCALARS)
     table.update(_DRIFT)
     table.update(_LOGHIST)
+    table.update(_CURVES_EXACT)
     for family, args in _ESTIMATION.items():
         for p in SCORE_TYPES:
             table[f"tm_{family}_{p}"] = (args, _I32)

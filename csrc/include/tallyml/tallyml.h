@@ -246,6 +246,35 @@ TM_DECL_DRIFT_HIST(f64, double)
       int64_t ignore_index, const int64_t* layout, int32_t logits, double eps, double* hist,   \
       double* psum, double* sums, int64_t nbins, int32_t num_threads);
 TM_LABEL_SCORE_PAIRS(TM_DECL_CURVES_BINARY)
+
+/**
+ * Exact one-shot sweeps (tallyml.curves.exact): a stable LSD radix sort of the scores with the
+ * labels (and weights) as payload, then one pass. Temporary memory about 2 * n * (sizeof(F) + 1
+ * [+ 8 weighted]) bytes. -0.0 and 0.0 are one score; +-inf sort at the ends; NaN is rejected
+ * (TM_ERR_VALUE). Results do not depend on num_threads (0 auto, 1 single, n at most n).
+ *
+ * tm_curves_auc_<F>: ROC AUC of unweighted labels y_pos (0 negative, else positive).
+ *   @param auc   out, the area (trapezoid rule on ties); NaN when a class is absent
+ *   @param n_pos out, number of positives
+ * tm_curves_ap_<F>: sklearn's average precision of unweighted labels.
+ *   @param ap    out, sum over distinct scores (highest first) of dTP/P * TP/(TP+FP); 0 when
+ *                there is no positive
+ * tm_curves_sweep_<F>: cumulative counts at each distinct score, highest first (sklearn's
+ *   confusion_matrix_at_thresholds); weight may be NULL.
+ *   @param fps, tps, thresholds  out, n float64 each; the first *m are written
+ * Thread safety: reentrant; inputs are only read.
+ */
+#define TM_DECL_CURVES_EXACT(sn, F)                                                             \
+  TM_API int32_t tm_curves_auc_##sn(const uint8_t* y_pos, const F* scores, int64_t n,           \
+                                    double* auc, int64_t* n_pos, int32_t num_threads);          \
+  TM_API int32_t tm_curves_ap_##sn(const uint8_t* y_pos, const F* scores, int64_t n,            \
+                                   double* ap, int64_t* n_pos, int32_t num_threads);            \
+  TM_API int32_t tm_curves_sweep_##sn(const uint8_t* y_pos, const F* scores,                    \
+                                      const double* weight, int64_t n, double* fps,             \
+                                      double* tps, double* thresholds, int64_t* m,              \
+                                      int32_t num_threads);
+TM_DECL_CURVES_EXACT(f32, float)
+TM_DECL_CURVES_EXACT(f64, double)
 /* ---- END curves block ----------------------------------------------------------------------- */
 
 /* ==== BEGIN estimation (CBPE): expected confusion counts from scores, no labels ================

@@ -50,6 +50,8 @@ def _throughput(w, n, repeat, threads, peers, bandwidth, progress):
     row["cpu_ratio"]["numpy"] = both["numpy"]["cpu"] / both["tallyml"]["cpu"] if threads == 1 else None
     slow = {}
     for name in ("sklearn", "torchmetrics"):
+        if name not in w.peers:  # a workload without this peer (curves: no binned sklearn)
+            continue
         if not optional(PEER_MODULES[name]):
             row["peers_mpred_s"][name] = None
             progress(f"  {name} not installed: skipped")
@@ -72,6 +74,33 @@ def _throughput(w, n, repeat, threads, peers, bandwidth, progress):
         if r:
             row["ratio"][name] = row["tallyml_mpred_s"] / r
     return row
+
+
+# ---- curves block: exact one-shot AUC / AP against sklearn in the same run --------------------
+def _exact_curves(n, repeat, quick, progress):
+    """tallyml.functional vs sklearn.metrics, interleaved, each result equal to 1e-12."""
+    import warnings
+
+    from .workloads import EXACT_CURVES, EXACT_DEFAULT_N
+
+    rows = n or (200_000 if quick else EXACT_DEFAULT_N)
+    out = []
+    for key, (title, make, ours, theirs) in EXACT_CURVES.items():
+        progress(f"{title}: {rows:,} rows ...")
+        d = make(rows, 12345)
+        ours((d[0][:100], d[1][:100]))  # numba kernels load outside the timing
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            secs = timing.interleaved({"tallyml": lambda: ours(d), "sklearn": lambda: theirs(d)},
+                                      repeat=repeat)
+            got, want = ours(d), theirs(d)
+        if not abs(got - want) <= 1e-12 * abs(want):
+            raise AssertionError(f"{key}: tallyml {got!r} != sklearn {want!r}")
+        out.append({"key": key, "title": title, "rows": rows,
+                    "tallyml_ms": secs["tallyml"]["wall"] * 1e3,
+                    "sklearn_ms": secs["sklearn"]["wall"] * 1e3,
+                    "ratio": secs["sklearn"]["wall"] / secs["tallyml"]["wall"]})
+    return out
 
 
 def _python_threads(n, repeat, key="binary"):
@@ -127,6 +156,8 @@ def run(quick: bool = False, n: int | None = None, peers: bool = True, progress=
     # ---- estimation (CBPE)
     out["estimation"] = estimation(n or (200_000 if quick else None), repeat, bw1, progress)
     # ---- end estimation
+    if peers and optional("sklearn"):  # curves block
+        out["exact_curves"] = _exact_curves(n, 3 if not quick else 1, quick, progress)
     progress("python threads ...")
     rows = n or (200_000 if quick else 10_000_000)
     out["python_threads"] = _python_threads(rows, repeat)
@@ -252,6 +283,16 @@ def format_report(r: dict) -> str:
                          f"on one thread, {pt['two_threads_mpred_s']:.0f} M pred/s on two "
                          f"({pt['speedup']:.2f}x)")
     lines += ["", "per call (us):"]
+    if r.get("exact_curves"):  # curves block
+        lines += ["", f"{'exact one-shot (same run as sklearn)':50} {'rows':>11} {'ms':>8} "
+                      f"{'sklearn ms':>10} {'x sklearn':>9}"]
+        for e in r["exact_curves"]:
+            lines.append(f"{e['title']:50} {e['rows']:>11,} {e['tallyml_ms']:>8.0f} "
+                         f"{e['sklearn_ms']:>10.0f} {e['ratio']:>9.1f}")
+    pt = r["python_threads"]
+    lines += ["", f"two Python threads, two BinaryMetrics: {pt['one_thread_mpred_s']:.0f} M pred/s "
+              f"on one thread, {pt['two_threads_mpred_s']:.0f} M pred/s on two "
+              f"({pt['speedup']:.2f}x)", "", "per call (us):"]
     lines[-1] = f"per call (us): {'wall':>30} {'cpu':>8}"
     for name, us in r["calls_us"].items():
         lines.append(f"  {name:44} {us['wall']:8.2f} {us['cpu']:8.2f}")

@@ -310,3 +310,70 @@ EST_WORKLOADS = {
                       1024, est_numpy_multiclass),
 }
 # ==== END estimation workloads ====================================================================
+# ================================================================== curves block (h-curves)
+# Streaming binned curves (BinaryCurves.update, default dyadic bins) in the throughput table,
+# and the exact one-shot roc_auc_score / average_precision_score against sklearn (EXACT_CURVES,
+# timed by suite._exact_curves: a scalar per call, equal to sklearn to 1e-12).
+def _curves_data(n, seed):
+    rng = np.random.default_rng(seed)
+    return {"target": (rng.random(n) < 0.4).astype(np.int8),
+            "scores": rng.random(n, dtype=np.float32)}
+
+
+def _curves_tallyml(d, num_threads, backend="auto"):
+    from tallyml.curves import BinaryCurves
+
+    c = BinaryCurves(backend=backend)
+    c.update(d["target"], d["scores"])
+    return c.hist
+
+
+def _curves_numpy(d):
+    """numpy's best formulation: bin index of every score, then one bincount of bin*2+label."""
+    from tallyml.curves._layout import DEFAULT_LAYOUT, bin_index_numpy
+
+    b = bin_index_numpy(d["scores"], DEFAULT_LAYOUT)
+    return np.bincount(b * 2 + d["target"], minlength=2 * DEFAULT_LAYOUT.num_bins).reshape(-1, 2)
+
+
+WORKLOADS["curves_binned"] = Workload(
+    "curves_binned", "binned curves, f32 scores + i8 labels", 10_000_000, 5, _curves_data,
+    _curves_tallyml, _curves_numpy, {"numpy": _curves_numpy})
+
+
+def _exact_data(kind):
+    def make(n, seed):
+        rng = np.random.default_rng(seed)
+        y = rng.integers(0, 2, n).astype(np.int8)
+        if kind == "f32":
+            s = rng.random(n, dtype=np.float32)
+        elif kind == "f64":
+            s = rng.random(n)
+        else:  # many ties: scores rounded to 2 decimals
+            s = np.round(rng.random(n), 2)
+        return y, s
+    return make
+
+
+def _exact(fn_name):
+    def ours(d):
+        from tallyml import functional
+
+        return getattr(functional, fn_name)(*d)
+
+    def theirs(d):
+        import sklearn.metrics
+
+        return getattr(sklearn.metrics, fn_name)(*d)
+    return ours, theirs
+
+
+#: key -> (title, make(n, seed), tallyml(data), sklearn(data)); default N 10M
+EXACT_CURVES = {
+    f"{fn}_{kind}": (f"exact {fn}, {label}", _exact_data(kind), *_exact(fn))
+    for fn in ("roc_auc_score", "average_precision_score")
+    for kind, label in (("f32", "f32 scores"), ("f64", "f64 scores"),
+                        ("ties", "f64, 2-decimal ties"))
+}
+EXACT_DEFAULT_N = 10_000_000
+# ================================================================== end curves block

@@ -26,6 +26,8 @@ def float_scores(x, name, *, ndim=None):
         a = a.astype(np.float64)
     if ndim is not None and a.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D; got shape {a.shape}")
+    if np.isfinite(a).all():
+        return a
     bad = ~np.isfinite(a)
     if bad.any():
         pos = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -62,7 +64,10 @@ def unique_small(y):
         lo, hi = flat.min(), flat.max()
         if lo == hi:
             return np.asarray([lo])
-        if y.dtype.kind == "b" or not ((flat != lo) & (flat != hi)).any():
+        # integers one apart have nothing between them: skip the third pass (0/1 labels)
+        if y.dtype.kind in "biu" and int(hi) - int(lo) == 1:
+            return np.asarray([lo, hi])
+        if not ((flat != lo) & (flat != hi)).any():
             return np.asarray([lo, hi])
     return np.unique(y)
 

@@ -120,7 +120,10 @@ def _binary_roc_auc(y_true, y_score, sample_weight=None, max_fpr=None, two_class
         )
         return np.nan
     y_pos = np.asarray(y_true, dtype=bool) if y_true.dtype == bool else (y_true == 1)
-    y_score = float_scores(y_score, "y_score", ndim=1)
+    # every caller passes scores already through float_scores (a second isfinite pass over
+    # N scores cost ~5% of a 10M call); only the shape is left to check
+    if y_score.ndim != 1:
+        raise ValueError(f"y_score must be 1-D; got shape {y_score.shape}")
     if sample_weight is None and (max_fpr is None or max_fpr == 1):
         return _sweep.auc_unweighted(y_pos, y_score)
     fps, tps, thr = _sweep.clf_counts(y_pos, y_score, sample_weight)
