@@ -48,7 +48,12 @@ def _weighted_support(tg, labels):
 def classification_report(y_true, y_pred, *, labels=None, target_names=None, sample_weight=None,
                           digits=2, output_dict=False, zero_division="warn"):
     """Per-class precision, recall, F1 and support with their averages
-    (``sklearn.metrics.classification_report``)."""
+    (``sklearn.metrics.classification_report``).
+
+    Values equal sklearn's to 1e-12. The multilabel "samples avg" row is a mean over a
+    histogram of per-sample counts, not over samples in their order, so it can differ from
+    sklearn's in the last ulp; in the text report that flips the last printed digit when the
+    value sits on a rounding boundary (e.g. exactly 0.5 with ``digits=0``)."""
     if not isinstance(digits, Integral) or isinstance(digits, bool) or digits < 0:
         raise ValueError(f"digits must be an int >= 0; got {digits!r}")
     _check_bool(output_dict, "output_dict")
