@@ -33,6 +33,58 @@ def test_native_equals_numba(tdtype, sdtype, weighted):
         np.testing.assert_allclose(a.sums, b.sums, rtol=1e-12)
 
 
+@pytest.mark.parametrize("n", [1, 3, 4, 5, 63, 64, 65, 4095, 4096, 4097, 12_345])
+def test_unrolled_default_path_equals_numba(n):
+    # unweighted, dyadic, no ignore_index: the four-chain kernel; n around the unroll width, the
+    # every-64-rows renormalisation and the 4096-row screening blocks
+    rng = np.random.default_rng(n)
+    t = rng.integers(0, 2, n).astype(np.int8)
+    s = rng.random(n).astype(np.float32)
+    s[: min(n, 3)] = [0.0, 1.0, 0.5][: min(n, 3)]
+    a, b = BinaryCurves(backend="native"), BinaryCurves(backend="numba")
+    a.update(t, s)
+    b.update(t, s)
+    np.testing.assert_array_equal(a.hist, b.hist)
+    np.testing.assert_allclose(a.psum, b.psum, rtol=1e-12)
+    np.testing.assert_allclose(a.sums, b.sums, rtol=1e-12)
+
+
+@pytest.mark.parametrize("row", [0, 4095, 4096, 9000, 12_344])
+@pytest.mark.parametrize("kind", ["target", "nan", "range", "weight", "ignored_nan"])
+def test_screened_blocks_name_the_first_bad_row(row, kind):
+    rng = np.random.default_rng(row)
+    n = 12_345
+    t = rng.integers(0, 2, n).astype(np.int64)
+    s = rng.random(n)
+    w = rng.random(n) if kind == "weight" else None
+    c = BinaryCurves(backend="native", ignore_index=-1 if kind == "ignored_nan" else None)
+    if kind == "target":
+        t[-1] = 5  # a later bad row: the first one is named
+        t[row] = 3
+        match = rf"^target\[{row}\] = 3 is outside"
+    elif kind == "nan":
+        s[row] = np.nan
+        match = rf"^preds\[{row}\] = nan is not finite$"
+    elif kind == "range":
+        s[row] = -0.25
+        match = rf"^preds\[{row}\] = -0.25 is outside \[0, 1\]"
+    elif kind == "weight":
+        w[row] = -2.0
+        match = rf"^sample_weight\[{row}\] = -2.0"
+    else:  # an ignored row is not checked: counted as if absent
+        t[row], s[row] = -1, np.nan
+        c.update(t, s)
+        keep = t != -1
+        ref = BinaryCurves(backend="numba")
+        ref.update(t[keep], s[keep])
+        np.testing.assert_array_equal(c.hist, ref.hist)
+        np.testing.assert_allclose(c.sums, ref.sums, rtol=1e-12)
+        return
+    with pytest.raises(ValueError, match=match):
+        c.update(t, s, w)
+    assert not c.hist.any() and not c.psum.any() and not c.sums.any() and c.count == 0
+
+
 def test_native_messages_match_contract():
     c = BinaryCurves(backend="native")
     with pytest.raises(ValueError, match=r"^target\[1\] = 3 is outside \[0, 2\)$"):

@@ -429,7 +429,7 @@ int32_t curves_binary(const T* target, const F* scores, const double* weight, in
   parallel_run(nt, [&](int i) {
     int64_t b, e;
     chunk_bounds(n, nt, i, &b, &e);
-    const int64_t r = cv::first_bad_binary(target + b, scores + b, weight ? weight + b : nullptr,
+    const int64_t r = cv::screen_binary(target + b, scores + b, weight ? weight + b : nullptr,
                                            e - b, has_ignore != 0, ignore_index, logits != 0,
                                            &kinds[i]);
     if (r >= 0) bad[i] = r + b;
