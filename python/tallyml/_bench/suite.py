@@ -282,18 +282,13 @@ def format_report(r: dict) -> str:
             lines.append(f"two Python threads, two {what}: {pt['one_thread_mpred_s']:.0f} M pred/s "
                          f"on one thread, {pt['two_threads_mpred_s']:.0f} M pred/s on two "
                          f"({pt['speedup']:.2f}x)")
-    lines += ["", "per call (us):"]
     if r.get("exact_curves"):  # curves block
         lines += ["", f"{'exact one-shot (same run as sklearn)':50} {'rows':>11} {'ms':>8} "
                       f"{'sklearn ms':>10} {'x sklearn':>9}"]
         for e in r["exact_curves"]:
             lines.append(f"{e['title']:50} {e['rows']:>11,} {e['tallyml_ms']:>8.0f} "
                          f"{e['sklearn_ms']:>10.0f} {e['ratio']:>9.1f}")
-    pt = r["python_threads"]
-    lines += ["", f"two Python threads, two BinaryMetrics: {pt['one_thread_mpred_s']:.0f} M pred/s "
-              f"on one thread, {pt['two_threads_mpred_s']:.0f} M pred/s on two "
-              f"({pt['speedup']:.2f}x)", "", "per call (us):"]
-    lines[-1] = f"per call (us): {'wall':>30} {'cpu':>8}"
+    lines += ["", f"per call (us): {'wall':>30} {'cpu':>8}"]
     for name, us in r["calls_us"].items():
         lines.append(f"  {name:44} {us['wall']:8.2f} {us['cpu']:8.2f}")
     imp = r["import_s"]

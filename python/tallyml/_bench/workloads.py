@@ -82,8 +82,18 @@ def _binary_sklearn(d):
     return confusion_matrix(d["target"], d["scores"] >= THRESHOLD, labels=[0, 1])
 
 
-def _binary_torchmetrics(d):
+def _torch_one_thread():
+    """torchmetrics timed on one thread like everything else here (and no idle OpenMP workers
+    spinning on the other core while tallyml is timed)."""
     import torch
+
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+    return torch
+
+
+def _binary_torchmetrics(d):
+    torch = _torch_one_thread()
     from torchmetrics.classification import BinaryStatScores
 
     m = BinaryStatScores(threshold=TORCH_THRESHOLD, validate_args=False)
@@ -123,7 +133,7 @@ def _mc_sklearn(d):
 
 
 def _mc_torchmetrics(d):
-    import torch
+    torch = _torch_one_thread()
     from torchmetrics.functional.classification import multiclass_confusion_matrix
 
     return multiclass_confusion_matrix(torch.from_numpy(d["preds"]).long(),
@@ -158,7 +168,7 @@ def _argmax_sklearn(d):
 
 
 def _argmax_torchmetrics(d):
-    import torch
+    torch = _torch_one_thread()
     from torchmetrics.functional.classification import multiclass_confusion_matrix
 
     return multiclass_confusion_matrix(torch.from_numpy(d["scores"]),
@@ -198,7 +208,7 @@ def _ml_sklearn(d):
 
 
 def _ml_torchmetrics(d):
-    import torch
+    torch = _torch_one_thread()
     from torchmetrics.functional.classification import multilabel_confusion_matrix
 
     l = d["target"].shape[1]

@@ -143,18 +143,23 @@ class _MetricsBase:
         return call
 
     def _tier_up(self, name, key) -> None:
-        """Count one small call under ``key`` (target dtype, preds dtype[, more]); after
-        ``ARM_AFTER`` of them ask for the hot tier's kernel ``name`` and pick it up once it is
-        loaded (until then the native call keeps counting; results do not depend on the path)."""
-        n = self._small_calls.get(key, 0) + 1
-        self._small_calls[key] = n
-        if n >= _hot.ARM_AFTER:
-            if n == _hot.ARM_AFTER:
-                _hot.request(name, key[0], key[1])
-            ep = _hot.lookup(name, key[0], key[1])
-            if ep is not None:
-                self._hot_t, self._hot_p, self._hot_ep = key[0], key[1], ep
-                self._hot_nd = key[2] if len(key) > 2 else 1
+        """Called on the bound native path for a small batch under ``key`` (target dtype,
+        preds dtype[, more]): pick up the hot tier's kernel ``name`` when this process has it
+        loaded already (any object may have asked for it); otherwise count the call and, at the
+        ``ARM_AFTER``-th, ask for it. Until it is there the native call keeps counting; results
+        do not depend on the path."""
+        ep = _hot.lookup(name, key[0], key[1])
+        if ep is None:
+            n = self._small_calls.get(key, 0) + 1
+            self._small_calls[key] = n
+            if n != _hot.ARM_AFTER:
+                return
+            _hot.request(name, key[0], key[1])
+            ep = _hot.lookup(name, key[0], key[1])  # there already when loaded synchronously
+            if ep is None:
+                return
+        self._hot_t, self._hot_p, self._hot_ep = key[0], key[1], ep
+        self._hot_nd = key[2] if len(key) > 2 else 1
 
     def reset(self) -> None:
         """Forget every count (configuration is kept)."""
