@@ -142,6 +142,18 @@ class _MetricsBase:
             self._bound[key] = call
         return call
 
+    def _count_bound(self, call, target, preds) -> bool:
+        """Count through a bound native call (see ``_bound_call``) under the lock; False, having
+        done nothing, when the state was replaced since binding or the call refuses the arrays."""
+        ignore = self._ignore_index
+        counted = len(target) if ignore is None else len(target) - int(
+            np.count_nonzero(target == ignore))
+        with self._lock:
+            if call.state is self._state and call(target, preds):
+                self._count += counted
+                return True
+        return False
+
     def _tier_up(self, name, key) -> None:
         """Called on the bound native path for a small batch under ``key`` (target dtype,
         preds dtype[, more]): pick up the hot tier's kernel ``name`` when this process has it

@@ -132,13 +132,8 @@ class BinaryMetrics(_ConfusionMetrics):
                 if small and self._hot_on:
                     self._tier_up("binary_scores" if preds.dtype.kind == "f" else "binary_labels",
                                   key)
-                ignore = self._ignore_index
-                counted = len(target) if ignore is None else len(target) - int(
-                    np.count_nonzero(target == ignore))
-                with self._lock:
-                    if call.state is self._state and call(target, preds):
-                        self._count += counted
-                        return
+                if self._count_bound(call, target, preds):
+                    return
         entry = None
         # fast path: contiguous 1-D arrays of a dtype pair seen before (checks cost ~1 us here)
         if (sample_weight is None and type(target) is _ndarray and type(preds) is _ndarray

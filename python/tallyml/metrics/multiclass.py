@@ -152,13 +152,8 @@ class MulticlassMetrics(_ConfusionMetrics):
                 if small and self._hot_on:
                     self._tier_up("multiclass_scores" if call.ndim == 2 else "multiclass_labels",
                                   (target.dtype, preds.dtype, call.ndim))
-                ignore = self._ignore_index
-                counted = len(target) if ignore is None else len(target) - int(
-                    np.count_nonzero(target == ignore))
-                with self._lock:
-                    if call.state is self._state and call(target, preds):
-                        self._count += counted
-                        return
+                if self._count_bound(call, target, preds):
+                    return
         fn = None
         # fast path: contiguous 1-D label arrays of a dtype pair seen before
         if (sample_weight is None and type(target) is _ndarray and type(preds) is _ndarray
