@@ -1,11 +1,13 @@
 """State of the metric objects: chunking, merge, state_dict, pickling, reset, threads."""
 import copy
 import pickle
+import sys
 import threading
 
 import numpy as np
 import pytest
 from hypothesis import Phase, given, settings, strategies as st
+from sklearn import metrics as skm
 
 from tallyml import BinaryMetrics, MulticlassMetrics, MultilabelMetrics
 
@@ -232,3 +234,42 @@ def test_threads_lose_no_counts():
     assert mc.count == n_threads * (n_iter * 64 + n_iter // 10)
     assert bm.count == n_threads * n_iter * 64
     assert not seen_partial
+
+
+def test_scalar_path_threads_lose_no_counts_across_flushes():
+    # 8 writers push far more than the pending limit each while a reader flushes concurrently:
+    # every append lands in exactly one flush
+    rng = np.random.default_rng(11)
+    t = rng.integers(0, 2, 1000).tolist()
+    s = rng.random(1000).tolist()
+    bm = BinaryMetrics(threshold=0.4)
+    n_threads, rounds = 8, 50
+    stop = threading.Event()
+
+    def worker():
+        u = bm.update_one
+        for _ in range(rounds):
+            for a, b in zip(t, s):
+                u(a, b)
+
+    def reader():
+        while not stop.is_set():
+            bm.confusion_matrix()
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, inside the flush too
+    try:
+        r = threading.Thread(target=reader)
+        r.start()
+        threads = [threading.Thread(target=worker) for _ in range(n_threads)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        stop.set()
+        r.join()
+    finally:
+        sys.setswitchinterval(old)
+    expected = skm.confusion_matrix(t, (np.array(s) >= 0.4).astype(int), labels=[0, 1])
+    np.testing.assert_array_equal(bm.confusion_matrix(), expected * n_threads * rounds)
+    assert bm.count == n_threads * rounds * len(t)

@@ -10,8 +10,8 @@ sample counts, which keeps it associative and commutative.
 Thread safety: one ``threading.Lock`` per object guards every write (the kernel call included)
 and every read of the state, so concurrent ``update()`` calls never lose counts and a reader
 never sees a half-added batch. The lock is dropped when pickling and recreated when unpickling.
-The scalar path (``update_one``) appends flat cell indices to a deque (atomic, no lock); every
-reader first flushes the deque into the counts under the lock.
+The scalar path (``update_one``) appends flat cell indices to a list (``list.append`` is atomic
+under the GIL, so no lock); every reader first flushes the list into the counts under the lock.
 
 GPU: the arrays named in ``_DEVICE_ATTRS`` may live on the device (``self._on_device``; see
 ``_device.py`` for the placement rules). Only ``update`` counts there; every other reader or
@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections import deque
-
 import numpy as np
 
 from .. import _backends
@@ -104,7 +102,7 @@ class _MetricsBase:
     def _clear_pending(self):
         pend = getattr(self, "_pend", None)
         if pend is None:
-            self._pend = deque()
+            self._pend = []
         else:
             pend.clear()
 
@@ -113,14 +111,16 @@ class _MetricsBase:
         pend = self._pend
         n = len(pend)
         if n:
-            # popleft, not a swap: an append racing with the flush stays for the next one
-            idx = np.fromiter((pend.popleft() for _ in range(n)), dtype=np.intp, count=n)
+            # a copy and a delete of the first n (each one atomic), not a swap of lists: an
+            # append racing with the flush lands after them and stays for the next flush
+            idx = np.fromiter(pend[:n], dtype=np.intp, count=n)
+            del pend[:n]
             with self._host_side():
                 np.add.at(self._state.reshape(-1), idx, 1)
             self._count += n
 
     def _push(self, flat_index):
-        """Scalar path: deque.append is atomic, so no lock is needed until the flush."""
+        """Scalar path: list.append is atomic, so no lock is needed until the flush."""
         pend = self._pend
         pend.append(flat_index)
         if len(pend) > _PENDING_MAX:

@@ -80,6 +80,19 @@ class BinaryMetrics(_ConfusionMetrics):
     def update_one(self, target, pred) -> None:
         """Count one sample: ``target`` 0/1 (int or bool), ``pred`` a label (int or bool) or a
         score (float). Unweighted; a few hundred nanoseconds."""
+        # the common case in as few bytecodes as possible: an int 0/1 target, a finite float
+        # score (x - x is 0.0 for finite x, nan otherwise) and no ignore_index
+        if (type(pred) is float and type(target) is int and pred - pred == 0.0
+                and (target == 0 or target == 1) and self._ignore_index is None):
+            pend = self._pend  # _push inlined: a call is a quarter of this path
+            pend.append(target + target + (pred >= self._cut))
+            if len(pend) > _PENDING_MAX:
+                self._drain()
+            return
+        self._update_one_checked(target, pred)
+
+    def _update_one_checked(self, target, pred) -> None:
+        """update_one for every other case: other types, ignore_index, and the errors."""
         if type(target) is not int:
             target = _scalar_label("target", target)
         if target == self._ignore_index:
@@ -97,11 +110,7 @@ class BinaryMetrics(_ConfusionMetrics):
             p = int(pred)
         else:
             p = _scalar_pred(pred, self._cut)
-        # _push inlined: this path is a few hundred nanoseconds, a call is a tenth of it
-        pend = self._pend
-        pend.append(target * 2 + p)
-        if len(pend) > _PENDING_MAX:
-            self._drain()
+        self._push(target * 2 + p)
 
     # ------------------------------------------------------------ batch path
     def update(self, target, preds, sample_weight=None) -> None:

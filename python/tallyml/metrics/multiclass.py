@@ -102,6 +102,20 @@ class MulticlassMetrics(_ConfusionMetrics):
     def update_one(self, target, pred) -> None:
         """Count one sample: integer ``target`` and integer ``pred`` labels. Unweighted. Refused
         (ValueError) when ``top_k`` is configured: a label carries no ranking."""
+        k = self._num_classes
+        # the common case first (see BinaryMetrics.update_one): int labels in range, no
+        # ignore_index, no top_k
+        if (type(target) is int and type(pred) is int and 0 <= target < k and 0 <= pred < k
+                and self._ignore_index is None and self._top_k is None):
+            pend = self._pend
+            pend.append(target * k + pred)
+            if len(pend) > _PENDING_MAX:
+                self._drain()
+            return
+        self._update_one_checked(target, pred)
+
+    def _update_one_checked(self, target, pred) -> None:
+        """update_one for every other case: other types, ignore_index, and the errors."""
         if self._top_k is not None:
             raise ValueError(_LABELS_NO_TOPK)
         if type(target) is not int:
@@ -115,10 +129,7 @@ class MulticlassMetrics(_ConfusionMetrics):
             raise ValueError(f"target = {target} is outside [0, {k})")
         if not 0 <= pred < k:
             raise ValueError(f"pred = {pred} is outside [0, {k})")
-        pend = self._pend  # _push inlined (see BinaryMetrics.update_one)
-        pend.append(target * k + pred)
-        if len(pend) > _PENDING_MAX:
-            self._drain()
+        self._push(target * k + pred)
 
     # ------------------------------------------------------------ batch path
     def update(self, target, preds, sample_weight=None) -> None:
