@@ -235,21 +235,79 @@ class Windowed:
         self._bind()
 
     def _bind(self):
-        """Per-process attributes, rebuilt after unpickling: the lock, the mode's update method
-        bound over ``update`` (one dispatch less per call), the bucket hooks, the spare buckets."""
+        """Per-process attributes, rebuilt after unpickling: the lock, ``update``, the bucket
+        hooks, the spare buckets, the front.
+
+        ``update`` is the front's own ``update`` where the template's class carries the window
+        hooks (``_MetricsBase._ring_capable``): the front is an object of the template's class
+        whose arrays alias the current bucket's and whose lock is the window's, so a batch that
+        fits the current bucket costs what a plain update costs plus two small calls. Every
+        other batch (a new bucket, a split, weights, a first call) reaches the mode's update
+        method below through the front's ``_ring_slow``. Other templates get the mode's method
+        directly."""
         self._lock = threading.Lock()
-        self.update = getattr(self, "_update_" + self._mode)
+        self.update = self._update_mode = getattr(self, "_update_" + self._mode)
+        self._front = None
         fast = _fast_protocol(self._template)
         if fast is None:
             self._clear = _reset_obj
             self._add = _add
         else:
             arrays, seen = fast
+            self._arrays = arrays
             self._clear = functools.partial(_clear_in_place, arrays=arrays)
             self._add = functools.partial(_add_in_place, arrays=arrays, seen=seen)
+            if self._template._ring_capable():
+                front = _empty_like(self._template)
+                front._ring = self
+                front._ring_admits = getattr(self, "_admits_" + self._mode)
+                front._ring_counted = getattr(self, "_counted_" + self._mode)
+                front._ring_slow = self._front_slow
+                self._front, self._lock, self.update = front, front._lock, front.update
         self._pool = []    # emptied bucket objects, reused when a bucket opens
         self._probe = _empty_like(self._template)  # replays a failed split batch for its error
         self._cur_update = None if self._cur_obj is None else self._cur_obj.update
+        self._point_front()
+
+    def _front_slow(self, target, preds, sample_weight):
+        """The mode's update for a batch the front hands over (as the caller gave it: the
+        split path slices every positional argument)."""
+        if sample_weight is None:
+            return self._update_mode(target, preds)
+        return self._update_mode(target, preds, sample_weight=sample_weight)
+
+    def _point_front(self):
+        """Alias the front's arrays (and bound native calls) to the current bucket's (lock
+        held); called whenever the current bucket or its arrays may have changed."""
+        front, cur = self._front, self._cur_obj
+        if front is None or cur is None:
+            return
+        for a in self._arrays:
+            setattr(front, a, getattr(cur, a))
+        front._bound, front._float = cur._bound, cur._float
+
+    # The front's hooks (see _bind), under the lock: may a batch of ``n`` rows be counted into
+    # the current bucket as it is, and the bookkeeping once it was (``c``: rows counted, those
+    # dropped by ignore_index excluded).
+    def _admits_samples(self, n):
+        return 0 < n <= self._room
+
+    def _counted_samples(self, n, c):
+        self._room -= n
+        self._cur_obj._count += c
+
+    def _admits_updates(self, n):
+        return self._room > 0
+
+    def _counted_updates(self, n, c):
+        self._room -= 1
+        self._cur_obj._count += c
+
+    def _admits_seconds(self, n):
+        return self._clock() < self._edge
+
+    def _counted_seconds(self, n, c):
+        self._cur_obj._count += c
 
     def _reset(self):
         b = self._buckets
@@ -269,7 +327,8 @@ class Windowed:
         with self._lock:
             self._reset()
 
-    _TRANSIENT = ("_lock", "update", "_clear", "_add", "_pool", "_probe", "_cur_update")
+    _TRANSIENT = ("_lock", "update", "_update_mode", "_clear", "_add", "_pool", "_probe",
+                  "_cur_update", "_front", "_arrays")
 
     def __getstate__(self):
         # pickle (and copy.deepcopy) the counts and positions only: no lock, no bound methods
@@ -331,47 +390,66 @@ class Windowed:
                     f"target must be an array or sequence of samples; got {exc}"))
         with self._lock:
             room = self._room
-            if 0 < n <= room:
-                self._cur_update(*args, **kwargs)
-                self._room = room - n
-            elif room == 0 and 0 < n <= self._size:  # starts a bucket and fits in it
-                self._open_bucket(self._cur + 1, args, kwargs)
-                self._room = self._size - n
-            elif n:
-                self._split_update(n, args, kwargs)
-            else:  # empty batch: still checked
-                (self._cur_obj or self._probe).update(*args, **kwargs)
+            try:
+                if 0 < n <= room:
+                    self._cur_update(*args, **kwargs)
+                    self._room = room - n
+                elif room == 0 and 0 < n <= self._size:  # starts a bucket and fits in it
+                    self._open_bucket(self._cur + 1, args, kwargs)
+                    self._room = self._size - n
+                elif n:
+                    self._split_update(n, args, kwargs)
+                else:  # empty batch: still checked
+                    (self._cur_obj or self._probe).update(*args, **kwargs)
+            finally:
+                self._point_front()
 
     def _update_updates(self, *args, **kwargs):
         with self._lock:
             room = self._room
-            if room:
-                self._cur_update(*args, **kwargs)
-                self._room = room - 1
-            else:
-                self._open_bucket(self._cur + 1, args, kwargs)
-                self._room = self._size - 1
+            try:
+                if room:
+                    self._cur_update(*args, **kwargs)
+                    self._room = room - 1
+                else:
+                    self._open_bucket(self._cur + 1, args, kwargs)
+                    self._room = self._size - 1
+            finally:
+                self._point_front()
 
     def _update_seconds(self, *args, **kwargs):
         with self._lock:
-            t = self._clock()
-            # below _edge, floor(t / width) <= current bucket for sure: no division needed
-            if t < self._edge:
-                self._cur_update(*args, **kwargs)
-                return
-            j = math.floor(t / self._width)
-            if j <= self._cur:  # also a clock that stepped back: into the current bucket
-                self._cur_update(*args, **kwargs)
-            else:
-                self._open_bucket(j, args, kwargs)
-                end = (j + 1) * self._width
-                # a margin far above the rounding of t / width and of this product (at 0, t / width
-                # may underflow to -0.0 below it: no shortcut then)
-                self._edge = end - abs(end) * 1e-12 if end else -math.inf
+            try:
+                t = self._clock()
+                # below _edge, floor(t / width) <= current bucket for sure: no division needed
+                if t < self._edge:
+                    self._cur_update(*args, **kwargs)
+                    return
+                j = math.floor(t / self._width)
+                if j <= self._cur:  # also a clock that stepped back: into the current bucket
+                    self._cur_update(*args, **kwargs)
+                else:
+                    self._open_bucket(j, args, kwargs)
+                    end = (j + 1) * self._width
+                    # a margin far above the rounding of t / width and of this product (at 0,
+                    # t / width may underflow to -0.0 below it: no shortcut then)
+                    self._edge = end - abs(end) * 1e-12 if end else -math.inf
+            finally:
+                self._point_front()
 
     def _take(self):
         """An empty bucket object: a reused one when there is one."""
-        return self._pool.pop() if self._pool else _empty_like(self._template)
+        obj = self._pool.pop() if self._pool else _empty_like(self._template)
+        front = self._front
+        if front is not None:
+            # a bucket object counts about one batch a ring cycle itself (the front counts the
+            # rest), too few to warm its own caches: it shares the front's dtype-pair kernel
+            # table and takes its hot-tier entry point (neither depends on the counts)
+            obj._kernels = front._kernels
+            if front._hot_ep is not None:
+                obj._hot_t, obj._hot_p = front._hot_t, front._hot_p
+                obj._hot_nd, obj._hot_ep = front._hot_nd, front._hot_ep
+        return obj
 
     def _recycle(self, obj):
         self._clear(obj)

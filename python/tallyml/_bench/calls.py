@@ -250,7 +250,10 @@ def window_overhead(batch: int = 1000, batches: int = 50, repeat: int = 61) -> d
             for _ in range(1 if name == "plain" or name.startswith("Decayed")
                            else _warm_passes(WINDOW_VARIANTS[name], batch, batches)):
                 fn()
-        times = interleaved(fns, repeat=repeat)
+        # a round is 4 passes (200 updates), so that every round holds the same number of
+        # bucket changes: with 1 pass a round, a window changing buckets every 100 updates
+        # changes one in every other round, and the median picks either half
+        times = interleaved(fns, repeat=repeat, number=4)
         one = make()  # one pass's counts; every object ran whole passes
         for y, p in data:
             one.update(y, p)

@@ -58,6 +58,8 @@ class _MetricsBase:
     _CONFIG: tuple = ()
     #: count arrays (and masks) that move to the device; the rest stay on the host
     _DEVICE_ATTRS: tuple = ("_state",)
+    #: the ``tallyml.Windowed`` whose front this object is, or None (see ``_ring_capable``)
+    _ring = None
 
     def _setup(self, zero_division, validate, backend, num_threads=0):
         self._zero_division = V.zero_division(zero_division)
@@ -144,15 +146,36 @@ class _MetricsBase:
 
     def _count_bound(self, call, target, preds) -> bool:
         """Count through a bound native call (see ``_bound_call``) under the lock; False, having
-        done nothing, when the state was replaced since binding or the call refuses the arrays."""
+        done nothing, when the state was replaced since binding, the call refuses the arrays,
+        or (a window's front) the batch does not fit the current bucket."""
         ignore = self._ignore_index
         counted = len(target) if ignore is None else len(target) - int(
             np.count_nonzero(target == ignore))
         with self._lock:
-            if call.state is self._state and call(target, preds):
-                self._count += counted
-                return True
+            if call.state is self._state:
+                if self._ring is None:
+                    if call(target, preds):
+                        self._count += counted
+                        return True
+                elif self._ring_admits(len(target)) and call(target, preds):
+                    self._ring_counted(len(target), counted)
+                    return True
         return False
+
+    def _ring_capable(self) -> bool:
+        """Whether this object's ``update`` carries a window front's hooks. A front (made by
+        ``tallyml.Windowed``, see windows.py) is an object whose arrays alias the window's
+        current bucket, and whose lock is the window's: its hot and bound paths ask
+        ``_ring_admits(rows)`` before counting a batch and report it with
+        ``_ring_counted(rows, counted)``, all under that one lock, and every other path hands
+        the batch to ``_ring_slow``, the window's general update. So a windowed update costs
+        one call and one lock, like a plain one."""
+        return False
+
+    def _has_fast_paths(self) -> bool:
+        """Whether update() has a bound native call (and so the hot tier, which it arms): the
+        paths a window's front makes cheap."""
+        return self._binder is not None
 
     def _tier_up(self, name, key) -> None:
         """Called on the bound native path for a small batch under ``key`` (target dtype,

@@ -69,6 +69,10 @@ class BinaryMetrics(_ConfusionMetrics):
                 "validate": self._validate, "backend": self._backend_request,
                 "num_threads": self._nt}
 
+    def _ring_capable(self) -> bool:
+        # a subclass's own update() would run twice for a batch on the window's general path
+        return type(self).update is BinaryMetrics.update and self._has_fast_paths()
+
     @property
     def threshold(self) -> float:
         return self._threshold
@@ -124,12 +128,18 @@ class BinaryMetrics(_ConfusionMetrics):
             n = len(target)
             if n == len(preds) and n <= _HOT_ROWS:
                 with self._lock:
-                    if not self._float and not self._on_device:
+                    if not self._float and not self._on_device and (
+                            self._ring is None or self._ring_admits(n)):
                         c = self._hot_ep(target, preds, self._cut, self._has_ign, self._ign,
                                          self._state)
                         if c >= 0:
-                            self._count += c
+                            if self._ring is None:
+                                self._count += c
+                            else:
+                                self._ring_counted(n, c)
                             return
+                if self._ring is not None:  # a window's front: a new bucket, or an error
+                    return self._ring_slow(target, preds, sample_weight)
         if (sample_weight is None and type(target) is _ndarray and type(preds) is _ndarray
                 and target.ndim == 1 == preds.ndim and len(target) == len(preds)):
             key = (target.dtype, preds.dtype)
@@ -143,6 +153,8 @@ class BinaryMetrics(_ConfusionMetrics):
                                   key)
                 if self._count_bound(call, target, preds):
                     return
+        if self._ring is not None:  # a window's front: the window's general path
+            return self._ring_slow(target, preds, sample_weight)
         entry = None
         # fast path: contiguous 1-D arrays of a dtype pair seen before (checks cost ~1 us here)
         if (sample_weight is None and type(target) is _ndarray and type(preds) is _ndarray

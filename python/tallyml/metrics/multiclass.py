@@ -93,6 +93,12 @@ class MulticlassMetrics(_ConfusionMetrics):
         """The k values whose top-k accuracy is counted (sorted), or None."""
         return None if self._top_k is None else list(self._top_k)
 
+    def _ring_capable(self) -> bool:
+        # the top-k path carries no window hooks; a subclass's own update() would run twice for
+        # a batch on the window's general path
+        return (self._top_k is None and type(self).update is MulticlassMetrics.update
+                and self._has_fast_paths())
+
     def _check_compatible(self, other, what: str):
         if isinstance(other, MulticlassMetrics) and other._top_k != self._top_k:
             raise ValueError(f"cannot {what}: top_k differs ({self._top_k!r} vs {other._top_k!r})")
@@ -148,11 +154,17 @@ class MulticlassMetrics(_ConfusionMetrics):
             n = len(target)
             if n == len(preds) and n <= _HOT_ROWS:
                 with self._lock:
-                    if not self._float and not self._on_device:
+                    if not self._float and not self._on_device and (
+                            self._ring is None or self._ring_admits(n)):
                         c = self._hot_ep(target, preds, self._has_ign, self._ign, self._state)
                         if c >= 0:
-                            self._count += c
+                            if self._ring is None:
+                                self._count += c
+                            else:
+                                self._ring_counted(n, c)
                             return
+                if self._ring is not None:  # a window's front: a new bucket, or an error
+                    return self._ring_slow(target, preds, sample_weight)
         if (sample_weight is None and type(target) is _ndarray and type(preds) is _ndarray
                 and target.ndim == 1 and len(target) == len(preds)):
             key = (target.dtype, preds.dtype)
@@ -165,6 +177,8 @@ class MulticlassMetrics(_ConfusionMetrics):
                                   (target.dtype, preds.dtype, call.ndim))
                 if self._count_bound(call, target, preds):
                     return
+        if self._ring is not None:  # a window's front: the window's general path
+            return self._ring_slow(target, preds, sample_weight)
         fn = None
         # fast path: contiguous 1-D label arrays of a dtype pair seen before
         if (sample_weight is None and type(target) is _ndarray and type(preds) is _ndarray

@@ -1,0 +1,217 @@
+"""Windowed's front (windows.py ``_bind``): for BinaryMetrics and MulticlassMetrics templates on
+the native backend (the one with bound calls, which arm the hot tier), ``update`` is a metric object whose arrays alias the current bucket's and
+whose hot-tier and bound native paths do the window's bookkeeping under the one lock. Every
+result must equal the general path's (the numpy backend has neither fast path, so its windows
+take the general path only, which tests/test_windows.py checks against sklearn) and sklearn's
+on the rows the window covers, through bucket changes, splits, errors, weights, pickling and
+threads."""
+import pickle
+import threading
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from tallyml import BinaryMetrics, MulticlassMetrics, Windowed
+from tallyml import _backends
+from tallyml._backends import hot
+
+pytestmark = pytest.mark.skipif(not _backends.native_available(),
+                                reason="native library not built")
+BACKENDS = ["native"]
+
+
+@pytest.fixture(autouse=True)
+def sync_tier(monkeypatch):
+    monkeypatch.setenv(hot.ENV_VAR, "sync")  # the hot tier loads in the calling thread
+
+
+class Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+def _make(kind, backend):
+    if kind == "binary":
+        return BinaryMetrics(threshold=0.4, backend=backend)
+    return MulticlassMetrics(4, labels="all", backend=backend)
+
+
+def _batch(rng, kind, n):
+    if kind == "binary":
+        return (rng.integers(0, 2, n).astype(np.int8), rng.random(n, dtype=np.float32))
+    if kind == "multiclass":
+        return (rng.integers(0, 4, n).astype(np.int32), rng.integers(0, 4, n).astype(np.int32))
+    scores = rng.random((n, 4), dtype=np.float32)
+    return (rng.integers(0, 4, n).astype(np.int32), scores)
+
+
+def _labels(kind, preds):
+    if kind == "binary":
+        return (preds.astype(np.float64) >= 0.4).astype(np.int64)
+    return preds if preds.ndim == 1 else preds.argmax(axis=1)
+
+
+def _sizes(rng, count):
+    """Mostly hot-tier batches, some above its row limit (bound native call), some empty."""
+    sizes = rng.integers(1, 300, count)
+    sizes[rng.random(count) < 0.1] = 0
+    sizes[rng.random(count) < 0.1] = hot.MAX_ROWS + 1 + rng.integers(0, 2000)
+    return sizes
+
+
+MODES = [dict(samples=1500, buckets=5), dict(samples=600, buckets=600 // 200),
+         dict(updates=12, buckets=4), dict(updates=3, buckets=3), dict(seconds=10.0, buckets=5)]
+
+
+def _window(mode, clock=None):
+    return dict(mode, clock=clock) if "seconds" in mode else mode
+
+
+def _same(a, b):
+    np.testing.assert_array_equal(a.confusion_matrix(), b.confusion_matrix())
+    assert a.count == b.count
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "scores"])
+@pytest.mark.parametrize("mode", MODES, ids=lambda m: "-".join(f"{k}{v}" for k, v in m.items()))
+def test_front_equals_general_path_and_sklearn(backend, kind, mode):
+    rng = np.random.default_rng(abs(hash((backend, kind, str(mode)))) % 2**32)
+    c1, c2 = Clock(), Clock()
+    fast = Windowed(_make(kind, backend), **_window(mode, c1))
+    slow = Windowed(_make(kind, "numpy"), **_window(mode, c2))
+    assert fast._front is not None and slow._front is None
+    rows_t, rows_p, calls = [], [], []
+    for n in _sizes(rng, 90):
+        c1.t = c2.t = c1.t + float(rng.random()) * 1.5
+        t, p = _batch(rng, kind, int(n))
+        fast.update(t, p)
+        slow.update(t, p)
+        rows_t.append(t)
+        rows_p.append(_labels(kind, p))
+        calls.append(len(t))
+        assert fast.window_bounds() == slow.window_bounds()
+        _same(fast.window(), slow.window())
+        _same(fast.total(), slow.total())
+    # hot tier and bound call both took part
+    assert fast._front._hot_ep is not None
+    if "seconds" in mode:
+        return
+    # sklearn on exactly the rows (samples) or calls (updates) the window covers
+    first, end = fast.window_bounds()
+    if "samples" in mode:
+        y, p = np.concatenate(rows_t)[first:end], np.concatenate(rows_p)[first:end]
+    else:
+        y = np.concatenate(rows_t[first:end]) if end > first else np.zeros(0, int)
+        p = np.concatenate(rows_p[first:end]) if end > first else np.zeros(0, int)
+    k = 2 if kind == "binary" else 4
+    np.testing.assert_array_equal(fast.window().confusion_matrix(),
+                                  skm.confusion_matrix(y, p, labels=range(k)))
+    y_all, p_all = np.concatenate(rows_t), np.concatenate(rows_p)
+    np.testing.assert_array_equal(fast.total().confusion_matrix(),
+                                  skm.confusion_matrix(y_all, p_all, labels=range(k)))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("mode", MODES[:4], ids=str)
+def test_bad_batch_on_the_front_changes_nothing(backend, mode):
+    rng = np.random.default_rng(5)
+    w = Windowed(_make("binary", backend), **mode)
+    for _ in range(hot.ARM_AFTER + 5):
+        w.update(*_batch(rng, "binary", 50))
+    assert w._front._hot_ep is not None
+    before = (w.window().confusion_matrix(), w.total().confusion_matrix(), w.window_bounds())
+    for where in (0, 17, 49):
+        t, p = _batch(rng, "binary", 50)
+        t[where] = 3
+        with pytest.raises(ValueError, match=rf"target\[{where}\] = 3"):
+            w.update(t, p)
+        t, p = _batch(rng, "binary", 50)
+        p[where] = np.nan
+        with pytest.raises(ValueError, match="preds"):
+            w.update(t, p)
+    after = (w.window().confusion_matrix(), w.total().confusion_matrix(), w.window_bounds())
+    np.testing.assert_array_equal(before[0], after[0])
+    np.testing.assert_array_equal(before[1], after[1])
+    assert before[2] == after[2]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_weighted_batches_between_fast_ones(backend):
+    rng = np.random.default_rng(9)
+    fast = Windowed(_make("multiclass", backend), updates=8, buckets=4)
+    slow = Windowed(_make("multiclass", "numpy"), updates=8, buckets=4)
+    for i in range(120):
+        t, p = _batch(rng, "multiclass", int(rng.integers(1, 200)))
+        w = rng.random(len(t)) if i % 9 == 4 else None
+        fast.update(t, p, sample_weight=w)
+        slow.update(t, p, sample_weight=w)
+        np.testing.assert_allclose(fast.window().confusion_matrix(),
+                                   slow.window().confusion_matrix(), rtol=1e-12)
+        np.testing.assert_allclose(fast.total().confusion_matrix(),
+                                   slow.total().confusion_matrix(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_pickled_window_keeps_counting_through_a_new_front(backend):
+    rng = np.random.default_rng(4)
+    w = Windowed(_make("binary", backend), samples=900, buckets=3)
+    ref = Windowed(_make("binary", "numpy"), samples=900, buckets=3)
+    for _ in range(50):
+        b = _batch(rng, "binary", int(rng.integers(1, 120)))
+        w.update(*b)
+        ref.update(*b)
+    w2 = pickle.loads(pickle.dumps(w))
+    assert w2._front is not None and w2._front is not w._front
+    for _ in range(50):
+        b = _batch(rng, "binary", int(rng.integers(1, 120)))
+        w2.update(*b)
+        ref.update(*b)
+        _same(w2.window(), ref.window())
+        _same(w2.total(), ref.total())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("mode", [dict(updates=40, buckets=4), dict(samples=4000, buckets=4)],
+                         ids=str)
+def test_threads_lose_nothing_and_buckets_stay_whole(backend, mode):
+    t, p = _batch(np.random.default_rng(1), "binary", 100)
+    w = Windowed(_make("binary", backend), **mode)
+    n_threads, calls = 8, 300
+
+    def worker():
+        for _ in range(calls):
+            w.update(t, p)
+
+    threads = [threading.Thread(target=worker) for _ in range(n_threads)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    one = _make("binary", backend)
+    one.update(t, p)
+    total = n_threads * calls
+    np.testing.assert_array_equal(w.total().confusion_matrix(), one.confusion_matrix() * total)
+    # every batch is the same: the window holds whole buckets of it (the bookkeeping ran under
+    # the same lock as the counting)
+    first, end = w.window_bounds()
+    per_call = 1 if "updates" in mode else len(t)
+    assert end == total * per_call
+    np.testing.assert_array_equal(w.window().confusion_matrix(),
+                                  one.confusion_matrix() * ((end - first) // per_call))
+
+
+class _Counting(BinaryMetrics):
+    def update(self, target, preds, sample_weight=None):
+        super().update(target, preds, sample_weight)
+
+
+def test_general_path_where_a_front_gains_nothing_or_would_be_wrong():
+    assert Windowed(BinaryMetrics(), updates=4)._front is not None
+    assert Windowed(_Counting(), updates=4)._front is None  # its update() would run twice
+    assert Windowed(MulticlassMetrics(3, top_k=2), updates=4)._front is None
+    assert Windowed(BinaryMetrics(backend="numpy"), updates=4)._front is None
