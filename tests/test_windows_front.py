@@ -215,3 +215,24 @@ def test_general_path_where_a_front_gains_nothing_or_would_be_wrong():
     assert Windowed(_Counting(), updates=4)._front is None  # its update() would run twice
     assert Windowed(MulticlassMetrics(3, top_k=2), updates=4)._front is None
     assert Windowed(BinaryMetrics(backend="numpy"), updates=4)._front is None
+
+
+def test_restore_in_place_keeps_the_lock_and_the_front():
+    # monitor checkpoints put a window's state back into the running window (monitor/_checkpoint.py)
+    rng = np.random.default_rng(12)
+    w = Windowed(_make("binary", "native"), updates=6, buckets=3)
+    for _ in range(40):
+        w.update(*_batch(rng, "binary", 30))
+    saved = pickle.loads(pickle.dumps(w.__getstate__()))
+    ref = pickle.loads(pickle.dumps(w))
+    lock, front, update = w._lock, w._front, w.update
+    for _ in range(7):
+        w.update(*_batch(rng, "binary", 30))  # counts the checkpoint does not have
+    w._restore(saved)
+    assert w._lock is lock and w._front is front and front._lock is lock
+    for _ in range(40):
+        b = _batch(rng, "binary", int(rng.integers(1, 60)))
+        update(*b)  # an update() taken before the restore still counts into the window
+        ref.update(*b)
+        _same(w.window(), ref.window())
+        _same(w.total(), ref.total())

@@ -172,10 +172,11 @@ def _add_in_place(dst, src, arrays, seen):
         s = getattr(src, a)
         if s is not None:
             d = getattr(dst, a)
+            # the operators, not np.add(..., out=): same in-place work, less call overhead
             if a == seen:
-                np.bitwise_or(d, s, out=d)
+                d |= s
             else:
-                np.add(d, s, out=d)
+                d += s
     dst._count += src._count
 
 
@@ -336,13 +337,26 @@ class Windowed:
         return {k: v for k, v in self.__dict__.items() if k not in self._TRANSIENT}
 
     def __setstate__(self, d):
+        self._take_state(d)
+        self._bind()
+
+    def _take_state(self, d):
         d = {k: v for k, v in d.items() if k not in self._TRANSIENT and k != "_pos"}
         d.setdefault("_size", None)  # (seconds windows pickled by older versions lack it)
         d.setdefault("_edge", -math.inf)
         self.__dict__.update(d)
         if self._cur_obj is None and not self._size:
             self._cur = -math.inf  # (states written before the first seconds bucket held -1)
-        self._bind()
+
+    def _restore(self, d):
+        """Replace counts and positions by those of a ``__getstate__`` dict in place, keeping
+        this window's lock, ``update`` and front (which callers may hold): monitor checkpoints.
+        The configuration must match (the caller checks it)."""
+        with self._lock:
+            self._take_state(d)
+            self._pool = []
+            self._cur_update = None if self._cur_obj is None else self._cur_obj.update
+            self._point_front()
 
     # ------------------------------------------------------------ properties
     @property
@@ -441,7 +455,7 @@ class Windowed:
         """An empty bucket object: a reused one when there is one."""
         obj = self._pool.pop() if self._pool else _empty_like(self._template)
         front = self._front
-        if front is not None:
+        if front is not None and obj._hot_ep is not front._hot_ep:
             # a bucket object counts about one batch a ring cycle itself (the front counts the
             # rest), too few to warm its own caches: it shares the front's dtype-pair kernel
             # table and takes its hot-tier entry point (neither depends on the counts)

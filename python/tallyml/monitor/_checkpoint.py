@@ -11,9 +11,8 @@ What is kept: realized and estimated counts (window ring and lifetime), drift wi
 fit history, counters and the pending predictions. Rule states are not kept (their timers are
 monotonic-clock readings of the old process): rules start inactive after a restart.
 
-``tallyml.Windowed`` has no pickle support of its own yet; its state is taken here as its
-attributes minus the lock (see ``_windowed_state``) — to be replaced by its own
-``__getstate__`` once it has one.
+``tallyml.Windowed`` states are its own ``__getstate__`` dicts, put back in place by its
+``_restore`` (the running window keeps its lock and ``update``).
 """
 from __future__ import annotations
 
@@ -41,10 +40,7 @@ def _windowed_state(w):
 
 
 def _windowed_apply(w, state) -> None:
-    with w._lock:
-        lock = w._lock
-        w.__setstate__(state)
-        w._lock = lock  # keep the lock other threads may be waiting on
+    w._restore(state)  # in place: keeps the lock and update() other threads may be using
 
 
 def _windowed_restore(w, blob):
