@@ -1,10 +1,10 @@
 """Windowed's front (windows.py ``_bind``): for BinaryMetrics and MulticlassMetrics templates on
-the native backend (the one with bound calls, which arm the hot tier), ``update`` is a metric object whose arrays alias the current bucket's and
-whose hot-tier and bound native paths do the window's bookkeeping under the one lock. Every
-result must equal the general path's (the numpy backend has neither fast path, so its windows
-take the general path only, which tests/test_windows.py checks against sklearn) and sklearn's
-on the rows the window covers, through bucket changes, splits, errors, weights, pickling and
-threads."""
+the native backend (the one with bound calls, which arm the hot tier), ``update`` is a metric
+object whose arrays alias the current bucket's and whose hot-tier and bound native paths do the
+window's bookkeeping under the one lock. Every result must equal the general path's (the numpy
+backend has neither fast path, so its windows take the general path only, which
+tests/test_windows.py checks against sklearn) and sklearn's on the rows the window covers,
+through bucket changes, splits, errors, weights, pickling, restores and threads."""
 import pickle
 import threading
 

@@ -154,15 +154,17 @@ class MulticlassMetrics(_ConfusionMetrics):
             n = len(target)
             if n == len(preds) and n <= _HOT_ROWS:
                 with self._lock:
-                    if not self._float and not self._on_device and (
-                            self._ring is None or self._ring_admits(n)):
-                        c = self._hot_ep(target, preds, self._has_ign, self._ign, self._state)
-                        if c >= 0:
-                            if self._ring is None:
+                    if not self._float and not self._on_device:
+                        if self._ring is None:
+                            c = self._hot_ep(target, preds, self._has_ign, self._ign, self._state)
+                            if c >= 0:
                                 self._count += c
-                            else:
+                                return
+                        elif self._ring_admits(n):  # a window's front (see _base._ring_capable)
+                            c = self._hot_ep(target, preds, self._has_ign, self._ign, self._state)
+                            if c >= 0:
                                 self._ring_counted(n, c)
-                            return
+                                return
                 if self._ring is not None:  # a window's front: a new bucket, or an error
                     return self._ring_slow(target, preds, sample_weight)
         if (sample_weight is None and type(target) is _ndarray and type(preds) is _ndarray
