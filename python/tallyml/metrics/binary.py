@@ -225,7 +225,8 @@ class BinaryMetrics(_ConfusionMetrics):
             else:
                 fn(*args, weight, ignore, self._state, self._nt)
             self._count += counted
-            if not self._seen.all():
+            # count_nonzero: a reduction such as .all() costs several us on a 2-cell array
+            if np.count_nonzero(self._seen) < 2:
                 # zero-weight samples leave no trace in the counts: record their labels
                 keep = slice(None) if ignore is None else (target != ignore)
                 t = target[keep]
@@ -265,7 +266,7 @@ class BinaryMetrics(_ConfusionMetrics):
                 state = self._state if self._float else self._float_copy(self._state)
                 fn(*args, weight, ignore, state)
                 self._state, self._float = state, True
-                if not self._seen.all():
+                if np.count_nonzero(self._seen) < 2:
                     # labels of zero-weight samples: an unweighted count of the batch shows them
                     tmp = be.device_zeros((2, 2), np.int64)
                     fn(*args, None, ignore, tmp)

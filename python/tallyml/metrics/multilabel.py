@@ -124,7 +124,7 @@ class MultilabelMetrics(_MetricsBase):
                 else:
                     self._count_batch(target, preds, scores, sample_weight,
                                       self._state, self._samples, self._exact)
-                if not self._zero_weight[0] and not np.all(sample_weight):
+                if not self._zero_weight[0] and np.count_nonzero(sample_weight) < len(sample_weight):
                     self._zero_weight[0] = 1
             self._count += n
 
