@@ -192,6 +192,19 @@ def test_merge_with_itself_doubles():
     assert m.confusion_matrix().tolist() == [[2, 0], [2, 2]] and m.count == 6
 
 
+def _run_with_reader(workers, reader, stop):
+    """Run ``reader`` on a thread until every worker (one thread each) has returned."""
+    r = threading.Thread(target=reader)
+    r.start()
+    threads = [threading.Thread(target=w) for w in workers]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    stop.set()
+    r.join()
+
+
 def test_threads_lose_no_counts():
     rng = np.random.default_rng(7)
     t = rng.integers(0, 5, 64)
@@ -216,15 +229,7 @@ def test_threads_lose_no_counts():
             if total % 64:
                 seen_partial.append(total)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n_threads)]
-    r = threading.Thread(target=reader)
-    r.start()
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    stop.set()
-    r.join()
+    _run_with_reader([lambda i=i: worker(i) for i in range(n_threads)], reader, stop)
     one = MulticlassMetrics(5)
     one.update(t, p)
     expected = one.state_dict()["state"] * n_threads * n_iter
@@ -259,15 +264,7 @@ def test_scalar_path_threads_lose_no_counts_across_flushes():
     old = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # switch threads often, inside the flush too
     try:
-        r = threading.Thread(target=reader)
-        r.start()
-        threads = [threading.Thread(target=worker) for _ in range(n_threads)]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        stop.set()
-        r.join()
+        _run_with_reader([worker] * n_threads, reader, stop)
     finally:
         sys.setswitchinterval(old)
     expected = skm.confusion_matrix(t, (np.array(s) >= 0.4).astype(int), labels=[0, 1])
