@@ -56,6 +56,7 @@ __all__ = ["Windowed", "Decayed"]
 _DEFAULT_BUCKETS = 10
 _RESCALE_EXPONENT = 64.0  # stored weights stay below 2**64 times the newest weight's scale
 _ROW_IN_MESSAGE = re.compile(r"^(\w+)\[(\d+)")
+_NO_LIMIT = 1 << 62  # a front's room where time, not a count, closes buckets
 
 
 # ---------------------------------------------------------------- the metric-object protocol
@@ -261,9 +262,9 @@ class Windowed:
             if self._template._ring_capable():
                 front = _empty_like(self._template)
                 front._ring = self
-                front._ring_admits = getattr(self, "_admits_" + self._mode)
-                front._ring_counted = getattr(self, "_counted_" + self._mode)
                 front._ring_slow = self._front_slow
+                front._wrows = self._mode == "samples"  # room in rows, else in calls
+                front._wclock = self._clock if self._mode == "seconds" else None
                 self._front, self._lock, self.update = front, front._lock, front.update
         self._pool = []    # emptied bucket objects, reused when a bucket opens
         self._probe = _empty_like(self._template)  # replays a failed split batch for its error
@@ -278,37 +279,25 @@ class Windowed:
         return self._update_mode(target, preds, sample_weight=sample_weight)
 
     def _point_front(self):
-        """Alias the front's arrays (and bound native calls) to the current bucket's (lock
-        held); called whenever the current bucket or its arrays may have changed."""
+        """Alias the front's arrays (and bound native calls) to the current bucket's and give
+        it the bookkeeping it needs (see ``_MetricsBase._ring_capable``); lock held, called
+        whenever the current bucket, its arrays or the room may have changed."""
         front, cur = self._front, self._cur_obj
-        if front is None or cur is None:
+        if front is None:
+            return
+        # seconds windows: no room to count down, the clock decides
+        front._wroom = self._room if self._size else _NO_LIMIT
+        front._wedge, front._wcur = self._edge, cur
+        if cur is None:  # no bucket yet: the room is 0 (the edge -inf), nothing is admitted
             return
         for a in self._arrays:
             setattr(front, a, getattr(cur, a))
         front._bound, front._float = cur._bound, cur._float
 
-    # The front's hooks (see _bind), under the lock: may a batch of ``n`` rows be counted into
-    # the current bucket as it is, and the bookkeeping once it was (``c``: rows counted, those
-    # dropped by ignore_index excluded).
-    def _admits_samples(self, n):
-        return 0 < n <= self._room
-
-    def _counted_samples(self, n, c):
-        self._room -= n
-        self._cur_obj._count += c
-
-    def _admits_updates(self, n):
-        return self._room > 0
-
-    def _counted_updates(self, n, c):
-        self._room -= 1
-        self._cur_obj._count += c
-
-    def _admits_seconds(self, n):
-        return self._clock() < self._edge
-
-    def _counted_seconds(self, n, c):
-        self._cur_obj._count += c
+    def _pull_front(self):
+        """Take back the room the front has counted down (lock held; before reading it)."""
+        if self._front is not None and self._size:
+            self._room = self._front._wroom
 
     def _reset(self):
         b = self._buckets
@@ -327,6 +316,7 @@ class Windowed:
         """Forget every count (window and total)."""
         with self._lock:
             self._reset()
+            self._point_front()
 
     _TRANSIENT = ("_lock", "update", "_update_mode", "_clear", "_add", "_pool", "_probe",
                   "_cur_update", "_front", "_arrays")
@@ -334,6 +324,7 @@ class Windowed:
     def __getstate__(self):
         # pickle (and copy.deepcopy) the counts and positions only: no lock, no bound methods
         # (a pickled bound update would carry a second copy of the window), no spare buckets
+        self._pull_front()
         return {k: v for k, v in self.__dict__.items() if k not in self._TRANSIENT}
 
     def __setstate__(self, d):
@@ -403,6 +394,7 @@ class Windowed:
                 self._raise_as_template(args, kwargs, TypeError(
                     f"target must be an array or sequence of samples; got {exc}"))
         with self._lock:
+            self._pull_front()
             room = self._room
             try:
                 if 0 < n <= room:
@@ -420,6 +412,7 @@ class Windowed:
 
     def _update_updates(self, *args, **kwargs):
         with self._lock:
+            self._pull_front()
             room = self._room
             try:
                 if room:
@@ -601,6 +594,7 @@ class Windowed:
                 if self._cur_obj is not None:
                     ref = max(ref, self._cur)
                 return ((ref - self._buckets + 1) * self._width, (ref + 1) * self._width)
+            self._pull_front()
             return (max(0, (self._cur - self._buckets + 1) * self._size), self._done())
 
 

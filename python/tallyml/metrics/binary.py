@@ -135,11 +135,14 @@ class BinaryMetrics(_ConfusionMetrics):
                             if c >= 0:
                                 self._count += c
                                 return
-                        elif self._ring_admits(n):  # a window's front (see _base._ring_capable)
+                        # a window's front: _ring_admits and _ring_counted inlined
+                        elif (n if self._wrows else 1) <= self._wroom and (
+                                self._wclock is None or self._wclock() < self._wedge):
                             c = self._hot_ep(target, preds, self._cut, self._has_ign,
                                              self._ign, self._state)
                             if c >= 0:
-                                self._ring_counted(n, c)
+                                self._wroom -= n if self._wrows else 1
+                                self._wcur._count += c
                                 return
                 if self._ring is not None:  # a window's front: a new bucket, or an error
                     return self._ring_slow(target, preds, sample_weight)
