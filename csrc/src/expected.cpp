@@ -7,10 +7,13 @@
 //   from which both the confusion sums and the histogram are read at the end; the table has
 //   several copies used in turn so that runs of scores in one bin do not serialise on one
 //   memory cell;
-// - multiclass with K <= 16: a row is loaded into at most four AVX registers of doubles, its
-//   argmax, range and row-sum checks are computed in registers, and its three K-wide sums go into
-//   private [pred][class] rows (two copies, alternating rows); histograms as for binary, one
-//   cell per class.
+// - multiclass float32 with 2 <= K <= 16 and no histogram: rows are transposed eight at a time
+//   for the argmax and the checks, sorted by prediction in sub-blocks of 256 rows, and summed
+//   per predicted class in registers (multiclass_sorted, which explains why);
+// - other multiclass with K <= 16: a row is loaded into at most four AVX registers of doubles,
+//   its argmax, range and row-sum checks are computed in registers, and its three K-wide sums go
+//   into private [pred][class] rows (two copies, alternating rows); histograms as for binary,
+//   one cell per class.
 // Each fast path only flags a block of rows as bad; the flagged block is rescanned by the plain
 // checks to report the first bad value, and nothing reaches the outputs.
 #include "expected.hpp"
@@ -22,6 +25,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "common.hpp"
@@ -518,6 +522,191 @@ FastFn<F> multiclass_fast_fn(int64_t k) {
   }
 }
 
+// ---- multiclass, float32 rows, no histogram: sorted by prediction ----------------------------------
+// The per-row read-modify-write of nine K-wide sums (above) is bound by stores. This path instead
+// works on sub-blocks of kSub rows in three passes, all over data that stays in L1:
+// 1. eight rows at a time are transposed into K column registers (one row per lane), and a
+//    column sweep finds the first argmax (strict > keeps the first maximum), the float32 row sum
+//    and the range check (unsigned maximum of the bit patterns: anything outside [0, 1], -0.0,
+//    NaN and inf exceed 1.0f's, so -0.0 only costs a rescan);
+// 2. a counting sort lists each class's rows, in four interleaved list sets so that consecutive
+//    rows of one class do not wait on each other's counter update;
+// 3. per predicted class, the rows of its lists are summed in registers (K-wide p, p^2, p p_j)
+//    and added to the partials once; meanwhile the next sub-block is prefetched, a cache line at
+//    a time, so that reading memory overlaps this compute pass.
+// The float32 row sum is accepted only within sum_tol - kSumGuard, which covers its rounding
+// error (K <= 16 values in [0, 1]: below 2e-6); rows near the limit flag the block, and the
+// rescan (check_2d, in double) decides exactly. Tail rows of a call that the transposition cannot
+// read without running past the call's rows are checked one by one.
+constexpr int64_t kSub = 256;     // rows per sub-block (10 KB at K = 10)
+constexpr int kWays = 4;          // interleaved list sets of pass 2
+constexpr double kSumGuard = 4e-6;
+
+// Columns 0..K-1 of rows r[0..7] (row stride K floats) into c[]; reads at most `reach(K)` floats
+// of the last row.
+constexpr int64_t sorted_reach(int64_t k) { return k <= 8 ? 8 : k <= 10 ? 10 : 16; }
+
+template <int K>
+TM_AVX2 __attribute__((always_inline)) inline void transpose_rows(const float* r, __m256* c) {
+  for (int h = 0; h < (K > 10 ? 2 : 1); ++h) {
+    __m256 a[8];
+    for (int t = 0; t < 4; ++t) {
+      const float* lo = r + t * K + 8 * h;
+      const float* hi = r + (t + 4) * K + 8 * h;
+      a[t] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(lo)), _mm_loadu_ps(hi), 1);
+      a[t + 4] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(lo + 4)),
+                                      _mm_loadu_ps(hi + 4), 1);
+    }
+    // a[t] = [row t, cols 0-3 | row t+4, cols 0-3] (of this chunk), a[t+4] the same for 4-7
+    for (int g = 0; g < 2; ++g) {
+      const __m256* x = a + 4 * g;
+      const __m256 t0 = _mm256_unpacklo_ps(x[0], x[1]), t1 = _mm256_unpackhi_ps(x[0], x[1]);
+      const __m256 t2 = _mm256_unpacklo_ps(x[2], x[3]), t3 = _mm256_unpackhi_ps(x[2], x[3]);
+      const int b = 8 * h + 4 * g;
+      if (b < K) c[b] = _mm256_shuffle_ps(t0, t2, 0x44);
+      if (b + 1 < K) c[b + 1] = _mm256_shuffle_ps(t0, t2, 0xEE);
+      if (b + 2 < K) c[b + 2] = _mm256_shuffle_ps(t1, t3, 0x44);
+      if (b + 3 < K) c[b + 3] = _mm256_shuffle_ps(t1, t3, 0xEE);
+    }
+  }
+  if constexpr (K == 9 || K == 10) {
+    // columns 8 and 9: one 8-byte load per row, two rows per register half
+    __m128d q[4];
+    for (int t = 0; t < 4; ++t)
+      q[t] = _mm_loadh_pd(_mm_load_sd(reinterpret_cast<const double*>(r + 2 * t * K + 8)),
+                          reinterpret_cast<const double*>(r + (2 * t + 1) * K + 8));
+    // y0 = rows 0, 1 | 4, 5; y1 = rows 2, 3 | 6, 7 (each row: col 8, col 9)
+    const __m256 y0 =
+        _mm256_castpd_ps(_mm256_insertf128_pd(_mm256_castpd128_pd256(q[0]), q[2], 1));
+    const __m256 y1 =
+        _mm256_castpd_ps(_mm256_insertf128_pd(_mm256_castpd128_pd256(q[1]), q[3], 1));
+    c[8] = _mm256_shuffle_ps(y0, y1, 0x88);
+    if constexpr (K == 10) c[9] = _mm256_shuffle_ps(y0, y1, 0xDD);
+  }
+}
+
+// The last chunk of a row (classes 4 (C4 - 1) .. K - 1) without reading past the row.
+template <int K>
+TM_AVX2 __attribute__((always_inline)) inline __m128 load_tail(const float* p) {
+  constexpr int rem = K - 4 * ((K + 3) / 4 - 1);
+  if constexpr (rem == 4) return _mm_loadu_ps(p);
+  else if constexpr (rem == 2) return _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(p)));
+  else if constexpr (rem == 1) return _mm_load_ss(p);
+  else return _mm_maskload_ps(p, _mm_setr_epi32(-1, -1, -1, 0));
+}
+
+// Same signature and partial layout as multiclass_fast (only the even copy is used; cells and nb
+// are unused: this path serves nb == 0).
+template <int K>
+TM_AVX2 bool multiclass_sorted(const float* s, int64_t lo, int64_t hi, int64_t, double sum_tol,
+                               double* part, double*, int64_t) {
+  constexpr int C4 = (K + 3) / 4;
+  constexpr int64_t kp = 4 * C4, area = kp * kp;
+  constexpr int64_t cap = kSub / kWays;  // rows per list
+  // largest float32 tolerance not above sum_tol - kSumGuard (negative: every row is rescanned)
+  float tol32 = static_cast<float>(sum_tol - kSumGuard);
+  if (static_cast<double>(tol32) > sum_tol - kSumGuard) tol32 = std::nextafter(tol32, -1.0f);
+  const __m256 one = _mm256_set1_ps(1.0f), tol = _mm256_set1_ps(tol32);
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256i bits = _mm256_setzero_si256();  // unsigned maximum of every value's bit pattern
+  __m256 sum_ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+  bool tail_ok = true;
+  alignas(32) int32_t pred[kSub];
+  alignas(32) uint8_t list[kWays * K * cap];
+  // full groups of eight rows: the transposition's reads stay inside [lo, hi)
+  const int64_t reach = sorted_reach(K);
+  for (int64_t b0 = lo; b0 < hi; b0 += kSub) {
+    const int64_t m = std::min(kSub, hi - b0);
+    const float* base = s + b0 * K;
+    int64_t t = 0;
+    for (; t + 8 <= m && (b0 + t + 7) * K + reach <= hi * K; t += 8) {
+      __m256 c[K];
+      transpose_rows<K>(base + t * K, c);
+      __m256 mx = c[0], tot = c[0], idx = _mm256_setzero_ps();
+      bits = _mm256_max_epu32(bits, _mm256_castps_si256(c[0]));
+      for (int q = 1; q < K; ++q) {
+        const __m256 gt = _mm256_cmp_ps(c[q], mx, _CMP_GT_OQ);
+        mx = _mm256_max_ps(mx, c[q]);
+        idx = _mm256_blendv_ps(idx, _mm256_castsi256_ps(_mm256_set1_epi32(q)), gt);
+        tot = _mm256_add_ps(tot, c[q]);
+        bits = _mm256_max_epu32(bits, _mm256_castps_si256(c[q]));
+      }
+      // a NaN sum fails the ordered comparison (and its NaN value fails the bit check)
+      sum_ok = _mm256_and_ps(
+          sum_ok, _mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(tot, one)), tol, _CMP_LE_OQ));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(pred + t), _mm256_castps_si256(idx));
+    }
+    for (; t < m; ++t) {  // the rows left at the end of the call
+      const float* row = base + t * K;
+      int32_t j = 0;
+      for (int q = 1; q < K; ++q)
+        if (row[q] > row[j]) j = q;
+      pred[t] = j;
+      tail_ok &= check_2d(row, 0, 1, K, false, sum_tol, true).code == kOk;
+    }
+    // pass 2: row t goes to list set t % kWays
+    int32_t count[kWays][K] = {};
+    int64_t r = 0;
+    for (; r + kWays <= m; r += kWays)
+      for (int w = 0; w < kWays; ++w) {
+        const int32_t j = pred[r + w];
+        list[(w * K + j) * cap + count[w][j]++] = static_cast<uint8_t>(r + w);
+      }
+    for (; r < m; ++r) {
+      const int w = static_cast<int>(r % kWays);
+      const int32_t j = pred[r];
+      list[(w * K + j) * cap + count[w][j]++] = static_cast<uint8_t>(r);
+    }
+    // pass 3; the prefetch address only ever reaches _mm_prefetch, which never faults
+    uintptr_t ahead = reinterpret_cast<uintptr_t>(base) + kSub * K * sizeof(float);
+    for (int j = 0; j < K; ++j) {
+      __m256d a0[C4], a1[C4], a2[C4];
+      for (int q = 0; q < C4; ++q) a0[q] = a1[q] = a2[q] = _mm256_setzero_pd();
+      for (int w = 0; w < kWays; ++w) {
+        const uint8_t* rows = list + (w * K + j) * cap;
+        for (int32_t e = 0; e < count[w][j]; ++e) {
+          _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T0);
+          ahead += K * sizeof(float);
+          const float* row = base + rows[e] * K;
+          const __m256d pj = _mm256_set1_pd(static_cast<double>(row[j]));
+          for (int q = 0; q < C4; ++q) {
+            const __m256d p = _mm256_cvtps_pd(q < C4 - 1 ? _mm_loadu_ps(row + 4 * q)
+                                                         : load_tail<K>(row + 4 * q));
+            a0[q] = _mm256_add_pd(a0[q], p);
+            a1[q] = _mm256_add_pd(a1[q], _mm256_mul_pd(p, p));
+            a2[q] = _mm256_add_pd(a2[q], _mm256_mul_pd(p, pj));
+          }
+        }
+      }
+      double* st = part + j * kp;
+      for (int q = 0; q < C4; ++q) {
+        double* a = st + 4 * q;
+        _mm256_storeu_pd(a, _mm256_add_pd(_mm256_loadu_pd(a), a0[q]));
+        a += area;
+        _mm256_storeu_pd(a, _mm256_add_pd(_mm256_loadu_pd(a), a1[q]));
+        a += area;
+        _mm256_storeu_pd(a, _mm256_add_pd(_mm256_loadu_pd(a), a2[q]));
+      }
+    }
+  }
+  const __m256i top = _mm256_set1_epi32(0x3F800000);  // 1.0f
+  const bool range_ok =
+      _mm256_movemask_epi8(_mm256_cmpeq_epi32(_mm256_max_epu32(bits, top), top)) == -1;
+  return tail_ok && range_ok && _mm256_movemask_ps(sum_ok) == 0xFF;
+}
+
+template <int... Ks>
+FastFn<float> sorted_fn_of(int64_t k, std::integer_sequence<int, Ks...>) {
+  FastFn<float> fn = nullptr;
+  ((fn = k == Ks + 2 ? multiclass_sorted<Ks + 2> : fn), ...);
+  return fn;
+}
+
+// multiclass_sorted for 2 <= K <= 16, else nullptr.
+inline FastFn<float> multiclass_sorted_fn(int64_t k) {
+  return sorted_fn_of(k, std::make_integer_sequence<int, 15>{});
+}
+
 // Counts [0, n) through the fast path into private partials, then adds them to the outputs.
 template <class F>
 Err multiclass_fast_run(FastFn<F> fn, const F* s, int64_t n, int64_t k, double sum_tol,
@@ -665,6 +854,11 @@ Err multiclass(const F* s, int64_t n, int64_t k, bool logits, double sum_tol,
   const bool avx2 = use_avx2();
   const int64_t kp = 4 * ((k + 3) / 4);
   if (6 * kp * kp <= 4 * n * k && avx2 && !logits && mode == 0 && nb < (int64_t{1} << 24)) {
+    if constexpr (std::is_same_v<F, float>) {
+      if (nb == 0)
+        if (FastFn<float> fn = multiclass_sorted_fn(k))
+          return multiclass_fast_run(fn, s, n, k, sum_tol, state, moments, hist, nb);
+    }
     if (FastFn<F> fn = multiclass_fast_fn<F>(k))
       return multiclass_fast_run(fn, s, n, k, sum_tol, state, moments, hist, nb);
   }
