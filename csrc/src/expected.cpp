@@ -7,9 +7,10 @@
 //   from which both the confusion sums and the histogram are read at the end; the table has
 //   several copies used in turn so that runs of scores in one bin do not serialise on one
 //   memory cell;
-// - multiclass float32 with 2 <= K <= 16 and no histogram: rows are transposed eight at a time
-//   for the argmax and the checks, sorted by prediction in sub-blocks of 256 rows, and summed
-//   per predicted class in registers (multiclass_sorted, which explains why);
+// - multiclass float32 with 2 <= K <= 16: rows are transposed eight at a time for the argmax and
+//   the checks, grouped by prediction (a row mask per class) in sub-blocks of 256 rows, and
+//   summed per predicted class in registers (multiclass_grouped says why); histogram cells as
+//   below;
 // - other multiclass with K <= 16: a row is loaded into at most four AVX registers of doubles,
 //   its argmax, range and row-sum checks are computed in registers, and its three K-wide sums go
 //   into private [pred][class] rows (two copies, alternating rows); histograms as for binary,
@@ -418,6 +419,36 @@ TM_AVX2 void multiclass_avx2(const F* s, int64_t lo, int64_t hi, int64_t k, bool
   multiclass_body<T>(s, lo, hi, k, logits, table, tlen, mode, state, moments, hist, nb, p, bins);
 }
 
+// Histogram cells of one row (classes in C4 registers of doubles, the last holding rem): class
+// c's value p adds (p, 1 - p, p(1 - p), 0) to cell [c][bin(p)] of cells [class][bin][4]. Bins of
+// values not yet checked (NaN, negative, > 1) are clamped into the table.
+template <int C4>
+TM_AVX2 __attribute__((always_inline)) inline void add_cells(const __m256d* p, int64_t rem,
+                                                             double* cells, int64_t nb) {
+  const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
+  const __m256d nbv = _mm256_set1_pd(static_cast<double>(nb));
+  const __m128i top = _mm_set1_epi32(static_cast<int>(nb - 1));
+  for (int c = 0; c < C4; ++c) {
+    const __m256d q = _mm256_sub_pd(one, p[c]);
+    const __m256d v = _mm256_mul_pd(p[c], q);
+    const __m128i b = _mm_min_epu32(_mm256_cvttpd_epi32(_mm256_mul_pd(p[c], nbv)), top);
+    const __m256d t0 = _mm256_unpacklo_pd(p[c], q), t1 = _mm256_unpackhi_pd(p[c], q);
+    const __m256d t2 = _mm256_unpacklo_pd(v, zero), t3 = _mm256_unpackhi_pd(v, zero);
+    const __m256d r[4] = {_mm256_permute2f128_pd(t0, t2, 0x20),
+                          _mm256_permute2f128_pd(t1, t3, 0x20),
+                          _mm256_permute2f128_pd(t0, t2, 0x31),
+                          _mm256_permute2f128_pd(t1, t3, 0x31)};
+    alignas(16) int32_t bi[4];
+    _mm_store_si128(reinterpret_cast<__m128i*>(bi), b);
+    const int lanes = c == C4 - 1 ? static_cast<int>(rem) : 4;
+    double* base = cells + (4 * c) * nb * 4;
+    for (int l = 0; l < lanes; ++l) {
+      double* d = base + (l * nb + bi[l]) * 4;
+      _mm256_storeu_pd(d, _mm256_add_pd(_mm256_loadu_pd(d), r[l]));
+    }
+  }
+}
+
 // Fast path: probabilities (no logits, no calibration), K <= 16, AVX2. part holds two copies
 // (even / odd rows) of three [pred][class] arrays with rows padded to kp = 4 * C4 doubles (and
 // kp pred rows, so that the argmax of a bad row, screened out later, stays inside); cells the
@@ -431,8 +462,6 @@ TM_AVX2 bool multiclass_fast(const F* s, int64_t lo, int64_t hi, int64_t k, doub
   const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
   const __m256d tol = _mm256_set1_pd(sum_tol);
   const __m256d sign = _mm256_set1_pd(-0.0);
-  const __m256d nbv = _mm256_set1_pd(static_cast<double>(nb));
-  const __m128i top = _mm_set1_epi32(static_cast<int>(nb > 0 ? nb - 1 : 0));
   const int64_t rem = k - 4 * (C4 - 1);  // classes in the last chunk, 1..4
   const __m128i mask_f = _mm_cmpgt_epi32(_mm_set1_epi32(static_cast<int>(rem)),
                                          _mm_setr_epi32(0, 1, 2, 3));
@@ -481,27 +510,7 @@ TM_AVX2 bool multiclass_fast(const F* s, int64_t lo, int64_t hi, int64_t k, doub
       a += area;
       _mm256_storeu_pd(a, _mm256_add_pd(_mm256_loadu_pd(a), _mm256_mul_pd(p[c], mx)));
     }
-    if (nb) {
-      for (int c = 0; c < C4; ++c) {
-        const __m256d q = _mm256_sub_pd(one, p[c]);
-        const __m256d v = _mm256_mul_pd(p[c], q);
-        const __m128i b = _mm_min_epu32(_mm256_cvttpd_epi32(_mm256_mul_pd(p[c], nbv)), top);
-        const __m256d t0 = _mm256_unpacklo_pd(p[c], q), t1 = _mm256_unpackhi_pd(p[c], q);
-        const __m256d t2 = _mm256_unpacklo_pd(v, zero), t3 = _mm256_unpackhi_pd(v, zero);
-        const __m256d r[4] = {_mm256_permute2f128_pd(t0, t2, 0x20),
-                              _mm256_permute2f128_pd(t1, t3, 0x20),
-                              _mm256_permute2f128_pd(t0, t2, 0x31),
-                              _mm256_permute2f128_pd(t1, t3, 0x31)};
-        alignas(16) int32_t bi[4];
-        _mm_store_si128(reinterpret_cast<__m128i*>(bi), b);
-        const int lanes = c == C4 - 1 ? static_cast<int>(rem) : 4;
-        double* base = cells + (4 * c) * nb * 4;
-        for (int l = 0; l < lanes; ++l) {
-          double* d = base + (l * nb + bi[l]) * 4;
-          _mm256_storeu_pd(d, _mm256_add_pd(_mm256_loadu_pd(d), r[l]));
-        }
-      }
-    }
+    if (nb) add_cells<C4>(p, rem, cells, nb);
   }
   ok = _mm256_and_pd(ok, _mm256_and_pd(_mm256_cmp_pd(low, zero, _CMP_GE_OQ),
                                        _mm256_cmp_pd(high, one, _CMP_LE_OQ)));
@@ -522,29 +531,30 @@ FastFn<F> multiclass_fast_fn(int64_t k) {
   }
 }
 
-// ---- multiclass, float32 rows, no histogram: sorted by prediction ----------------------------------
+// ---- multiclass, float32 rows: grouped by prediction ---------------------------------------------
 // The per-row read-modify-write of nine K-wide sums (above) is bound by stores. This path instead
-// works on sub-blocks of kSub rows in three passes, all over data that stays in L1:
+// works on sub-blocks of kSub rows in two passes over data that stays in L1:
 // 1. eight rows at a time are transposed into K column registers (one row per lane), and a
 //    column sweep finds the first argmax (strict > keeps the first maximum), the float32 row sum
 //    and the range check (unsigned maximum of the bit patterns: anything outside [0, 1], -0.0,
-//    NaN and inf exceed 1.0f's, so -0.0 only costs a rescan);
-// 2. a counting sort lists each class's rows, in four interleaved list sets so that consecutive
-//    rows of one class do not wait on each other's counter update;
-// 3. per predicted class, the rows of its lists are summed in registers (K-wide p, p^2, p p_j)
-//    and added to the partials once; meanwhile the next sub-block is prefetched, a cache line at
+//    NaN and inf exceed 1.0f's, so -0.0 only costs a rescan); a compare per class turns the
+//    eight predictions into one byte of that class's row mask;
+// 2. per predicted class, the rows set in its mask are summed in registers (K-wide p, p^2,
+//    p p_j) and added to the partials once (histogram cells, when asked for, still take one
+//    scattered add per value here); meanwhile the next sub-block is prefetched, a cache line at
 //    a time, so that reading memory overlaps this compute pass.
+// (A counting sort into per-class row lists instead of the masks was slower: its counter updates
+// wait on each other through memory.)
 // The float32 row sum is accepted only within sum_tol - kSumGuard, which covers its rounding
 // error (K <= 16 values in [0, 1]: below 2e-6); rows near the limit flag the block, and the
 // rescan (check_2d, in double) decides exactly. Tail rows of a call that the transposition cannot
 // read without running past the call's rows are checked one by one.
-constexpr int64_t kSub = 256;     // rows per sub-block (10 KB at K = 10)
-constexpr int kWays = 4;          // interleaved list sets of pass 2
+constexpr int64_t kSub = 256;  // rows per sub-block (10 KB at K = 10)
 constexpr double kSumGuard = 4e-6;
 
 // Columns 0..K-1 of rows r[0..7] (row stride K floats) into c[]; reads at most `reach(K)` floats
 // of the last row.
-constexpr int64_t sorted_reach(int64_t k) { return k <= 8 ? 8 : k <= 10 ? 10 : 16; }
+constexpr int64_t grouped_reach(int64_t k) { return k <= 8 ? 8 : k <= 10 ? 10 : 16; }
 
 template <int K>
 TM_AVX2 __attribute__((always_inline)) inline void transpose_rows(const float* r, __m256* c) {
@@ -590,19 +600,19 @@ template <int K>
 TM_AVX2 __attribute__((always_inline)) inline __m128 load_tail(const float* p) {
   constexpr int rem = K - 4 * ((K + 3) / 4 - 1);
   if constexpr (rem == 4) return _mm_loadu_ps(p);
-  else if constexpr (rem == 2) return _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(p)));
+  else if constexpr (rem == 2)
+    return _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(p)));
   else if constexpr (rem == 1) return _mm_load_ss(p);
   else return _mm_maskload_ps(p, _mm_setr_epi32(-1, -1, -1, 0));
 }
 
-// Same signature and partial layout as multiclass_fast (only the even copy is used; cells and nb
-// are unused: this path serves nb == 0).
-template <int K>
-TM_AVX2 bool multiclass_sorted(const float* s, int64_t lo, int64_t hi, int64_t, double sum_tol,
-                               double* part, double*, int64_t) {
+// Same signature and partial layout as multiclass_fast (only the even copy is used); with H the
+// histogram cells are added in pass 2 as multiclass_fast does (when nb > 0).
+template <int K, bool H>
+TM_AVX2 bool multiclass_grouped(const float* s, int64_t lo, int64_t hi, int64_t, double sum_tol,
+                               double* part, double* cells, int64_t nb) {
   constexpr int C4 = (K + 3) / 4;
   constexpr int64_t kp = 4 * C4, area = kp * kp;
-  constexpr int64_t cap = kSub / kWays;  // rows per list
   // largest float32 tolerance not above sum_tol - kSumGuard (negative: every row is rescanned)
   float tol32 = static_cast<float>(sum_tol - kSumGuard);
   if (static_cast<double>(tol32) > sum_tol - kSumGuard) tol32 = std::nextafter(tol32, -1.0f);
@@ -611,13 +621,15 @@ TM_AVX2 bool multiclass_sorted(const float* s, int64_t lo, int64_t hi, int64_t, 
   __m256i bits = _mm256_setzero_si256();  // unsigned maximum of every value's bit pattern
   __m256 sum_ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
   bool tail_ok = true;
-  alignas(32) int32_t pred[kSub];
-  alignas(32) uint8_t list[kWays * K * cap];
+  // rows of each predicted class: bit t % 64 of word t / 64 of class j's mask
+  alignas(32) uint64_t mask[K][kSub / 64];
   // full groups of eight rows: the transposition's reads stay inside [lo, hi)
-  const int64_t reach = sorted_reach(K);
+  const int64_t reach = grouped_reach(K);
   for (int64_t b0 = lo; b0 < hi; b0 += kSub) {
     const int64_t m = std::min(kSub, hi - b0);
     const float* base = s + b0 * K;
+    std::memset(mask, 0, sizeof(mask));
+    uint8_t* mask8 = reinterpret_cast<uint8_t*>(mask);  // byte g of a class: rows 8g .. 8g + 7
     int64_t t = 0;
     for (; t + 8 <= m && (b0 + t + 7) * K + reach <= hi * K; t += 8) {
       __m256 c[K];
@@ -634,48 +646,42 @@ TM_AVX2 bool multiclass_sorted(const float* s, int64_t lo, int64_t hi, int64_t, 
       // a NaN sum fails the ordered comparison (and its NaN value fails the bit check)
       sum_ok = _mm256_and_ps(
           sum_ok, _mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(tot, one)), tol, _CMP_LE_OQ));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(pred + t), _mm256_castps_si256(idx));
+      const __m256i pred = _mm256_castps_si256(idx);
+      for (int j = 0; j < K; ++j) {
+        const __m256i is_j = _mm256_cmpeq_epi32(pred, _mm256_set1_epi32(j));
+        mask8[j * (kSub / 8) + t / 8] =
+            static_cast<uint8_t>(_mm256_movemask_ps(_mm256_castsi256_ps(is_j)));
+      }
     }
     for (; t < m; ++t) {  // the rows left at the end of the call
       const float* row = base + t * K;
       int32_t j = 0;
       for (int q = 1; q < K; ++q)
         if (row[q] > row[j]) j = q;
-      pred[t] = j;
+      mask[j][t / 64] |= uint64_t{1} << (t % 64);
       tail_ok &= check_2d(row, 0, 1, K, false, sum_tol, true).code == kOk;
     }
-    // pass 2: row t goes to list set t % kWays
-    int32_t count[kWays][K] = {};
-    int64_t r = 0;
-    for (; r + kWays <= m; r += kWays)
-      for (int w = 0; w < kWays; ++w) {
-        const int32_t j = pred[r + w];
-        list[(w * K + j) * cap + count[w][j]++] = static_cast<uint8_t>(r + w);
-      }
-    for (; r < m; ++r) {
-      const int w = static_cast<int>(r % kWays);
-      const int32_t j = pred[r];
-      list[(w * K + j) * cap + count[w][j]++] = static_cast<uint8_t>(r);
-    }
-    // pass 3; the prefetch address only ever reaches _mm_prefetch, which never faults
+    // pass 2; the prefetch address only ever reaches _mm_prefetch, which never faults
     uintptr_t ahead = reinterpret_cast<uintptr_t>(base) + kSub * K * sizeof(float);
     for (int j = 0; j < K; ++j) {
       __m256d a0[C4], a1[C4], a2[C4];
       for (int q = 0; q < C4; ++q) a0[q] = a1[q] = a2[q] = _mm256_setzero_pd();
-      for (int w = 0; w < kWays; ++w) {
-        const uint8_t* rows = list + (w * K + j) * cap;
-        for (int32_t e = 0; e < count[w][j]; ++e) {
+      for (int64_t w = 0; w < (m + 63) / 64; ++w) {
+        for (uint64_t bitset = mask[j][w]; bitset; bitset &= bitset - 1) {
           _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T0);
           ahead += K * sizeof(float);
-          const float* row = base + rows[e] * K;
+          const float* row = base + (w * 64 + __builtin_ctzll(bitset)) * K;
           const __m256d pj = _mm256_set1_pd(static_cast<double>(row[j]));
+          __m256d p[C4];
           for (int q = 0; q < C4; ++q) {
-            const __m256d p = _mm256_cvtps_pd(q < C4 - 1 ? _mm_loadu_ps(row + 4 * q)
-                                                         : load_tail<K>(row + 4 * q));
-            a0[q] = _mm256_add_pd(a0[q], p);
-            a1[q] = _mm256_add_pd(a1[q], _mm256_mul_pd(p, p));
-            a2[q] = _mm256_add_pd(a2[q], _mm256_mul_pd(p, pj));
+            p[q] = _mm256_cvtps_pd(q < C4 - 1 ? _mm_loadu_ps(row + 4 * q)
+                                              : load_tail<K>(row + 4 * q));
+            a0[q] = _mm256_add_pd(a0[q], p[q]);
+            a1[q] = _mm256_add_pd(a1[q], _mm256_mul_pd(p[q], p[q]));
+            a2[q] = _mm256_add_pd(a2[q], _mm256_mul_pd(p[q], pj));
           }
+          if constexpr (H)
+            if (nb) add_cells<C4>(p, K - 4 * (C4 - 1), cells, nb);
         }
       }
       double* st = part + j * kp;
@@ -696,15 +702,18 @@ TM_AVX2 bool multiclass_sorted(const float* s, int64_t lo, int64_t hi, int64_t, 
 }
 
 template <int... Ks>
-FastFn<float> sorted_fn_of(int64_t k, std::integer_sequence<int, Ks...>) {
+FastFn<float> grouped_fn_of(int64_t k, bool hist, std::integer_sequence<int, Ks...>) {
   FastFn<float> fn = nullptr;
-  ((fn = k == Ks + 2 ? multiclass_sorted<Ks + 2> : fn), ...);
+  ((fn = k != Ks + 2 ? fn
+        : hist      ? multiclass_grouped<Ks + 2, true>
+                    : multiclass_grouped<Ks + 2, false>),
+   ...);
   return fn;
 }
 
-// multiclass_sorted for 2 <= K <= 16, else nullptr.
-inline FastFn<float> multiclass_sorted_fn(int64_t k) {
-  return sorted_fn_of(k, std::make_integer_sequence<int, 15>{});
+// multiclass_grouped for 2 <= K <= 16 (with histogram cells when hist), else nullptr.
+inline FastFn<float> multiclass_grouped_fn(int64_t k, bool hist) {
+  return grouped_fn_of(k, hist, std::make_integer_sequence<int, 15>{});
 }
 
 // Counts [0, n) through the fast path into private partials, then adds them to the outputs.
@@ -855,9 +864,8 @@ Err multiclass(const F* s, int64_t n, int64_t k, bool logits, double sum_tol,
   const int64_t kp = 4 * ((k + 3) / 4);
   if (6 * kp * kp <= 4 * n * k && avx2 && !logits && mode == 0 && nb < (int64_t{1} << 24)) {
     if constexpr (std::is_same_v<F, float>) {
-      if (nb == 0)
-        if (FastFn<float> fn = multiclass_sorted_fn(k))
-          return multiclass_fast_run(fn, s, n, k, sum_tol, state, moments, hist, nb);
+      if (FastFn<float> fn = multiclass_grouped_fn(k, nb > 0))
+        return multiclass_fast_run(fn, s, n, k, sum_tol, state, moments, hist, nb);
     }
     if (FastFn<F> fn = multiclass_fast_fn<F>(k))
       return multiclass_fast_run(fn, s, n, k, sum_tol, state, moments, hist, nb);
