@@ -550,6 +550,13 @@ FastFn<F> multiclass_fast_fn(int64_t k) {
 // rescan (check_2d, in double) decides exactly. Tail rows of a call that the transposition cannot
 // read without running past the call's rows are checked one by one.
 constexpr int64_t kSub = 256;  // rows per sub-block (10 KB at K = 10)
+// The moment sums use fused multiply-adds (about 8% faster here; one rounding instead of two).
+#define TM_AVX2_FMA __attribute__((target("avx2,fma")))
+bool cpu_has_fma() {
+  __builtin_cpu_init();  // a constructor: may run before libgcc's own detection
+  return __builtin_cpu_supports("fma");
+}
+const bool g_cpu_fma = cpu_has_fma();
 constexpr double kSumGuard = 4e-6;
 
 // Columns 0..K-1 of rows r[0..7] (row stride K floats) into c[]; reads at most `reach(K)` floats
@@ -609,7 +616,7 @@ TM_AVX2 __attribute__((always_inline)) inline __m128 load_tail(const float* p) {
 // Same signature and partial layout as multiclass_fast (only the even copy is used); with H the
 // histogram cells are added in pass 2 as multiclass_fast does (when nb > 0).
 template <int K, bool H>
-TM_AVX2 bool multiclass_grouped(const float* s, int64_t lo, int64_t hi, int64_t, double sum_tol,
+TM_AVX2_FMA bool multiclass_grouped(const float* s, int64_t lo, int64_t hi, int64_t, double sum_tol,
                                double* part, double* cells, int64_t nb) {
   constexpr int C4 = (K + 3) / 4;
   constexpr int64_t kp = 4 * C4, area = kp * kp;
@@ -677,8 +684,8 @@ TM_AVX2 bool multiclass_grouped(const float* s, int64_t lo, int64_t hi, int64_t,
             p[q] = _mm256_cvtps_pd(q < C4 - 1 ? _mm_loadu_ps(row + 4 * q)
                                               : load_tail<K>(row + 4 * q));
             a0[q] = _mm256_add_pd(a0[q], p[q]);
-            a1[q] = _mm256_add_pd(a1[q], _mm256_mul_pd(p[q], p[q]));
-            a2[q] = _mm256_add_pd(a2[q], _mm256_mul_pd(p[q], pj));
+            a1[q] = _mm256_fmadd_pd(p[q], p[q], a1[q]);
+            a2[q] = _mm256_fmadd_pd(p[q], pj, a2[q]);
           }
           if constexpr (H)
             if (nb) add_cells<C4>(p, K - 4 * (C4 - 1), cells, nb);
@@ -711,8 +718,10 @@ FastFn<float> grouped_fn_of(int64_t k, bool hist, std::integer_sequence<int, Ks.
   return fn;
 }
 
-// multiclass_grouped for 2 <= K <= 16 (with histogram cells when hist), else nullptr.
+// multiclass_grouped for 2 <= K <= 16 (with histogram cells when hist) on CPUs with FMA (every
+// AVX2 CPU made so far), else nullptr.
 inline FastFn<float> multiclass_grouped_fn(int64_t k, bool hist) {
+  if (!g_cpu_fma) return nullptr;
   return grouped_fn_of(k, hist, std::make_integer_sequence<int, 15>{});
 }
 
