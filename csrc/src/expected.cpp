@@ -531,7 +531,7 @@ FastFn<F> multiclass_fast_fn(int64_t k) {
   }
 }
 
-// ---- multiclass, float32 rows: grouped by prediction ---------------------------------------------
+// ---- multiclass, float32 rows: grouped by prediction ----------------------------------------------
 // The per-row read-modify-write of nine K-wide sums (above) is bound by stores. This path instead
 // works on sub-blocks of kSub rows in two passes over data that stays in L1:
 // 1. eight rows at a time are transposed into K column registers (one row per lane), and a
@@ -559,9 +559,11 @@ bool cpu_has_fma() {
 const bool g_cpu_fma = cpu_has_fma();
 constexpr double kSumGuard = 4e-6;
 
-// Columns 0..K-1 of rows r[0..7] (row stride K floats) into c[]; reads at most `reach(K)` floats
-// of the last row.
+// How many floats of the last of its eight rows transpose_rows reads (more than K when K < 8, or
+// K = 9, or 10 < K < 16: it reads into the rows that follow).
 constexpr int64_t grouped_reach(int64_t k) { return k <= 8 ? 8 : k <= 10 ? 10 : 16; }
+
+// Columns 0..K-1 of the eight rows at r (row stride K floats) into c[], one row per lane.
 
 template <int K>
 TM_AVX2 __attribute__((always_inline)) inline void transpose_rows(const float* r, __m256* c) {
@@ -616,8 +618,8 @@ TM_AVX2 __attribute__((always_inline)) inline __m128 load_tail(const float* p) {
 // Same signature and partial layout as multiclass_fast (only the even copy is used); with H the
 // histogram cells are added in pass 2 as multiclass_fast does (when nb > 0).
 template <int K, bool H>
-TM_AVX2_FMA bool multiclass_grouped(const float* s, int64_t lo, int64_t hi, int64_t, double sum_tol,
-                               double* part, double* cells, int64_t nb) {
+TM_AVX2_FMA bool multiclass_grouped(const float* s, int64_t lo, int64_t hi, int64_t,
+                                   double sum_tol, double* part, double* cells, int64_t nb) {
   constexpr int C4 = (K + 3) / 4;
   constexpr int64_t kp = 4 * C4, area = kp * kp;
   // largest float32 tolerance not above sum_tol - kSumGuard (negative: every row is rescanned)
