@@ -7,10 +7,14 @@
 //   from which both the confusion sums and the histogram are read at the end; the table has
 //   several copies used in turn so that runs of scores in one bin do not serialise on one
 //   memory cell;
-// - multiclass with K <= 16: a row is loaded into at most four AVX registers of doubles, its
-//   argmax, range and row-sum checks are computed in registers, and its three K-wide sums go into
-//   private [pred][class] rows (two copies, alternating rows); histograms as for binary, one
-//   cell per class.
+// - multiclass float32 with 2 <= K <= 16: rows are transposed eight at a time for the argmax and
+//   the checks, grouped by prediction (a row mask per class) in sub-blocks of 256 rows, and
+//   summed per predicted class in registers (multiclass_grouped says why); histogram cells as
+//   below;
+// - other multiclass with K <= 16: a row is loaded into at most four AVX registers of doubles,
+//   its argmax, range and row-sum checks are computed in registers, and its three K-wide sums go
+//   into private [pred][class] rows (two copies, alternating rows); histograms as for binary,
+//   one cell per class.
 // Each fast path only flags a block of rows as bad; the flagged block is rescanned by the plain
 // checks to report the first bad value, and nothing reaches the outputs.
 #include "expected.hpp"
@@ -22,6 +26,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "common.hpp"
@@ -414,6 +419,36 @@ TM_AVX2 void multiclass_avx2(const F* s, int64_t lo, int64_t hi, int64_t k, bool
   multiclass_body<T>(s, lo, hi, k, logits, table, tlen, mode, state, moments, hist, nb, p, bins);
 }
 
+// Histogram cells of one row (classes in C4 registers of doubles, the last holding rem): class
+// c's value p adds (p, 1 - p, p(1 - p), 0) to cell [c][bin(p)] of cells [class][bin][4]. Bins of
+// values not yet checked (NaN, negative, > 1) are clamped into the table.
+template <int C4>
+TM_AVX2 __attribute__((always_inline)) inline void add_cells(const __m256d* p, int64_t rem,
+                                                             double* cells, int64_t nb) {
+  const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
+  const __m256d nbv = _mm256_set1_pd(static_cast<double>(nb));
+  const __m128i top = _mm_set1_epi32(static_cast<int>(nb - 1));
+  for (int c = 0; c < C4; ++c) {
+    const __m256d q = _mm256_sub_pd(one, p[c]);
+    const __m256d v = _mm256_mul_pd(p[c], q);
+    const __m128i b = _mm_min_epu32(_mm256_cvttpd_epi32(_mm256_mul_pd(p[c], nbv)), top);
+    const __m256d t0 = _mm256_unpacklo_pd(p[c], q), t1 = _mm256_unpackhi_pd(p[c], q);
+    const __m256d t2 = _mm256_unpacklo_pd(v, zero), t3 = _mm256_unpackhi_pd(v, zero);
+    const __m256d r[4] = {_mm256_permute2f128_pd(t0, t2, 0x20),
+                          _mm256_permute2f128_pd(t1, t3, 0x20),
+                          _mm256_permute2f128_pd(t0, t2, 0x31),
+                          _mm256_permute2f128_pd(t1, t3, 0x31)};
+    alignas(16) int32_t bi[4];
+    _mm_store_si128(reinterpret_cast<__m128i*>(bi), b);
+    const int lanes = c == C4 - 1 ? static_cast<int>(rem) : 4;
+    double* base = cells + (4 * c) * nb * 4;
+    for (int l = 0; l < lanes; ++l) {
+      double* d = base + (l * nb + bi[l]) * 4;
+      _mm256_storeu_pd(d, _mm256_add_pd(_mm256_loadu_pd(d), r[l]));
+    }
+  }
+}
+
 // Fast path: probabilities (no logits, no calibration), K <= 16, AVX2. part holds two copies
 // (even / odd rows) of three [pred][class] arrays with rows padded to kp = 4 * C4 doubles (and
 // kp pred rows, so that the argmax of a bad row, screened out later, stays inside); cells the
@@ -427,8 +462,6 @@ TM_AVX2 bool multiclass_fast(const F* s, int64_t lo, int64_t hi, int64_t k, doub
   const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
   const __m256d tol = _mm256_set1_pd(sum_tol);
   const __m256d sign = _mm256_set1_pd(-0.0);
-  const __m256d nbv = _mm256_set1_pd(static_cast<double>(nb));
-  const __m128i top = _mm_set1_epi32(static_cast<int>(nb > 0 ? nb - 1 : 0));
   const int64_t rem = k - 4 * (C4 - 1);  // classes in the last chunk, 1..4
   const __m128i mask_f = _mm_cmpgt_epi32(_mm_set1_epi32(static_cast<int>(rem)),
                                          _mm_setr_epi32(0, 1, 2, 3));
@@ -477,27 +510,7 @@ TM_AVX2 bool multiclass_fast(const F* s, int64_t lo, int64_t hi, int64_t k, doub
       a += area;
       _mm256_storeu_pd(a, _mm256_add_pd(_mm256_loadu_pd(a), _mm256_mul_pd(p[c], mx)));
     }
-    if (nb) {
-      for (int c = 0; c < C4; ++c) {
-        const __m256d q = _mm256_sub_pd(one, p[c]);
-        const __m256d v = _mm256_mul_pd(p[c], q);
-        const __m128i b = _mm_min_epu32(_mm256_cvttpd_epi32(_mm256_mul_pd(p[c], nbv)), top);
-        const __m256d t0 = _mm256_unpacklo_pd(p[c], q), t1 = _mm256_unpackhi_pd(p[c], q);
-        const __m256d t2 = _mm256_unpacklo_pd(v, zero), t3 = _mm256_unpackhi_pd(v, zero);
-        const __m256d r[4] = {_mm256_permute2f128_pd(t0, t2, 0x20),
-                              _mm256_permute2f128_pd(t1, t3, 0x20),
-                              _mm256_permute2f128_pd(t0, t2, 0x31),
-                              _mm256_permute2f128_pd(t1, t3, 0x31)};
-        alignas(16) int32_t bi[4];
-        _mm_store_si128(reinterpret_cast<__m128i*>(bi), b);
-        const int lanes = c == C4 - 1 ? static_cast<int>(rem) : 4;
-        double* base = cells + (4 * c) * nb * 4;
-        for (int l = 0; l < lanes; ++l) {
-          double* d = base + (l * nb + bi[l]) * 4;
-          _mm256_storeu_pd(d, _mm256_add_pd(_mm256_loadu_pd(d), r[l]));
-        }
-      }
-    }
+    if (nb) add_cells<C4>(p, rem, cells, nb);
   }
   ok = _mm256_and_pd(ok, _mm256_and_pd(_mm256_cmp_pd(low, zero, _CMP_GE_OQ),
                                        _mm256_cmp_pd(high, one, _CMP_LE_OQ)));
@@ -516,6 +529,202 @@ FastFn<F> multiclass_fast_fn(int64_t k) {
     case 4: return multiclass_fast<4, F>;
     default: return nullptr;
   }
+}
+
+// ---- multiclass, float32 rows: grouped by prediction ----------------------------------------------
+// The per-row read-modify-write of nine K-wide sums (above) is bound by stores. This path instead
+// works on sub-blocks of kSub rows in two passes over data that stays in L1:
+// 1. eight rows at a time are transposed into K column registers (one row per lane), and a
+//    column sweep finds the first argmax (strict > keeps the first maximum), the float32 row sum
+//    and the range check (unsigned maximum of the bit patterns: anything outside [0, 1], -0.0,
+//    NaN and inf exceed 1.0f's, so -0.0 only costs a rescan); a compare per class turns the
+//    eight predictions into one byte of that class's row mask;
+// 2. per predicted class, the rows set in its mask are summed in registers (K-wide p, p^2,
+//    p p_j) and added to the partials once (histogram cells, when asked for, still take one
+//    scattered add per value here); meanwhile the next sub-block is prefetched, a cache line at
+//    a time, so that reading memory overlaps this compute pass.
+// (A counting sort into per-class row lists instead of the masks was slower: its counter updates
+// wait on each other through memory.)
+// The float32 row sum is accepted only within sum_tol - kSumGuard, which covers its rounding
+// error (K <= 16 values in [0, 1]: below 2e-6); rows near the limit flag the block, and the
+// rescan (check_2d, in double) decides exactly. Tail rows of a call that the transposition cannot
+// read without running past the call's rows are checked one by one.
+constexpr int64_t kSub = 256;  // rows per sub-block (10 KB at K = 10)
+// The moment sums use fused multiply-adds (about 8% faster here; one rounding instead of two).
+#define TM_AVX2_FMA __attribute__((target("avx2,fma")))
+bool cpu_has_fma() {
+  __builtin_cpu_init();  // a constructor: may run before libgcc's own detection
+  return __builtin_cpu_supports("fma");
+}
+const bool g_cpu_fma = cpu_has_fma();
+constexpr double kSumGuard = 4e-6;
+
+// How many floats of the last of its eight rows transpose_rows reads (more than K when K < 8, or
+// K = 9, or 10 < K < 16: it reads into the rows that follow).
+constexpr int64_t grouped_reach(int64_t k) { return k <= 8 ? 8 : k <= 10 ? 10 : 16; }
+
+// Columns 0..K-1 of the eight rows at r (row stride K floats) into c[], one row per lane.
+
+template <int K>
+TM_AVX2 __attribute__((always_inline)) inline void transpose_rows(const float* r, __m256* c) {
+  for (int h = 0; h < (K > 10 ? 2 : 1); ++h) {
+    __m256 a[8];
+    for (int t = 0; t < 4; ++t) {
+      const float* lo = r + t * K + 8 * h;
+      const float* hi = r + (t + 4) * K + 8 * h;
+      a[t] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(lo)), _mm_loadu_ps(hi), 1);
+      a[t + 4] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(lo + 4)),
+                                      _mm_loadu_ps(hi + 4), 1);
+    }
+    // a[t] = [row t, cols 0-3 | row t+4, cols 0-3] (of this chunk), a[t+4] the same for 4-7
+    for (int g = 0; g < 2; ++g) {
+      const __m256* x = a + 4 * g;
+      const __m256 t0 = _mm256_unpacklo_ps(x[0], x[1]), t1 = _mm256_unpackhi_ps(x[0], x[1]);
+      const __m256 t2 = _mm256_unpacklo_ps(x[2], x[3]), t3 = _mm256_unpackhi_ps(x[2], x[3]);
+      const int b = 8 * h + 4 * g;
+      if (b < K) c[b] = _mm256_shuffle_ps(t0, t2, 0x44);
+      if (b + 1 < K) c[b + 1] = _mm256_shuffle_ps(t0, t2, 0xEE);
+      if (b + 2 < K) c[b + 2] = _mm256_shuffle_ps(t1, t3, 0x44);
+      if (b + 3 < K) c[b + 3] = _mm256_shuffle_ps(t1, t3, 0xEE);
+    }
+  }
+  if constexpr (K == 9 || K == 10) {
+    // columns 8 and 9: one 8-byte load per row, two rows per register half
+    __m128d q[4];
+    for (int t = 0; t < 4; ++t)
+      q[t] = _mm_loadh_pd(_mm_load_sd(reinterpret_cast<const double*>(r + 2 * t * K + 8)),
+                          reinterpret_cast<const double*>(r + (2 * t + 1) * K + 8));
+    // y0 = rows 0, 1 | 4, 5; y1 = rows 2, 3 | 6, 7 (each row: col 8, col 9)
+    const __m256 y0 =
+        _mm256_castpd_ps(_mm256_insertf128_pd(_mm256_castpd128_pd256(q[0]), q[2], 1));
+    const __m256 y1 =
+        _mm256_castpd_ps(_mm256_insertf128_pd(_mm256_castpd128_pd256(q[1]), q[3], 1));
+    c[8] = _mm256_shuffle_ps(y0, y1, 0x88);
+    if constexpr (K == 10) c[9] = _mm256_shuffle_ps(y0, y1, 0xDD);
+  }
+}
+
+// The last chunk of a row (classes 4 (C4 - 1) .. K - 1) without reading past the row.
+template <int K>
+TM_AVX2 __attribute__((always_inline)) inline __m128 load_tail(const float* p) {
+  constexpr int rem = K - 4 * ((K + 3) / 4 - 1);
+  if constexpr (rem == 4) return _mm_loadu_ps(p);
+  else if constexpr (rem == 2)
+    return _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(p)));
+  else if constexpr (rem == 1) return _mm_load_ss(p);
+  else return _mm_maskload_ps(p, _mm_setr_epi32(-1, -1, -1, 0));
+}
+
+// Same signature and partial layout as multiclass_fast (only the even copy is used); with H the
+// histogram cells are added in pass 2 as multiclass_fast does (when nb > 0).
+template <int K, bool H>
+TM_AVX2_FMA bool multiclass_grouped(const float* s, int64_t lo, int64_t hi, int64_t,
+                                   double sum_tol, double* part, double* cells, int64_t nb) {
+  constexpr int C4 = (K + 3) / 4;
+  constexpr int64_t kp = 4 * C4, area = kp * kp;
+  // largest float32 tolerance not above sum_tol - kSumGuard (negative: every row is rescanned)
+  float tol32 = static_cast<float>(sum_tol - kSumGuard);
+  if (static_cast<double>(tol32) > sum_tol - kSumGuard) tol32 = std::nextafter(tol32, -1.0f);
+  const __m256 one = _mm256_set1_ps(1.0f), tol = _mm256_set1_ps(tol32);
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256i bits = _mm256_setzero_si256();  // unsigned maximum of every value's bit pattern
+  __m256 sum_ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+  bool tail_ok = true;
+  // rows of each predicted class: bit t % 64 of word t / 64 of class j's mask
+  alignas(32) uint64_t mask[K][kSub / 64];
+  // full groups of eight rows: the transposition's reads stay inside [lo, hi)
+  const int64_t reach = grouped_reach(K);
+  for (int64_t b0 = lo; b0 < hi; b0 += kSub) {
+    const int64_t m = std::min(kSub, hi - b0);
+    const float* base = s + b0 * K;
+    std::memset(mask, 0, sizeof(mask));
+    uint8_t* mask8 = reinterpret_cast<uint8_t*>(mask);  // byte g of a class: rows 8g .. 8g + 7
+    int64_t t = 0;
+    for (; t + 8 <= m && (b0 + t + 7) * K + reach <= hi * K; t += 8) {
+      __m256 c[K];
+      transpose_rows<K>(base + t * K, c);
+      __m256 mx = c[0], tot = c[0], idx = _mm256_setzero_ps();
+      bits = _mm256_max_epu32(bits, _mm256_castps_si256(c[0]));
+      for (int q = 1; q < K; ++q) {
+        const __m256 gt = _mm256_cmp_ps(c[q], mx, _CMP_GT_OQ);
+        mx = _mm256_max_ps(mx, c[q]);
+        idx = _mm256_blendv_ps(idx, _mm256_castsi256_ps(_mm256_set1_epi32(q)), gt);
+        tot = _mm256_add_ps(tot, c[q]);
+        bits = _mm256_max_epu32(bits, _mm256_castps_si256(c[q]));
+      }
+      // a NaN sum fails the ordered comparison (and its NaN value fails the bit check)
+      sum_ok = _mm256_and_ps(
+          sum_ok, _mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(tot, one)), tol, _CMP_LE_OQ));
+      const __m256i pred = _mm256_castps_si256(idx);
+      for (int j = 0; j < K; ++j) {
+        const __m256i is_j = _mm256_cmpeq_epi32(pred, _mm256_set1_epi32(j));
+        mask8[j * (kSub / 8) + t / 8] =
+            static_cast<uint8_t>(_mm256_movemask_ps(_mm256_castsi256_ps(is_j)));
+      }
+    }
+    for (; t < m; ++t) {  // the rows left at the end of the call
+      const float* row = base + t * K;
+      int32_t j = 0;
+      for (int q = 1; q < K; ++q)
+        if (row[q] > row[j]) j = q;
+      mask[j][t / 64] |= uint64_t{1} << (t % 64);
+      tail_ok &= check_2d(row, 0, 1, K, false, sum_tol, true).code == kOk;
+    }
+    // pass 2; the prefetch address only ever reaches _mm_prefetch, which never faults
+    uintptr_t ahead = reinterpret_cast<uintptr_t>(base) + kSub * K * sizeof(float);
+    for (int j = 0; j < K; ++j) {
+      __m256d a0[C4], a1[C4], a2[C4];
+      for (int q = 0; q < C4; ++q) a0[q] = a1[q] = a2[q] = _mm256_setzero_pd();
+      for (int64_t w = 0; w < (m + 63) / 64; ++w) {
+        for (uint64_t bitset = mask[j][w]; bitset; bitset &= bitset - 1) {
+          _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T0);
+          ahead += K * sizeof(float);
+          const float* row = base + (w * 64 + __builtin_ctzll(bitset)) * K;
+          const __m256d pj = _mm256_set1_pd(static_cast<double>(row[j]));
+          __m256d p[C4];
+          for (int q = 0; q < C4; ++q) {
+            p[q] = _mm256_cvtps_pd(q < C4 - 1 ? _mm_loadu_ps(row + 4 * q)
+                                              : load_tail<K>(row + 4 * q));
+            a0[q] = _mm256_add_pd(a0[q], p[q]);
+            a1[q] = _mm256_fmadd_pd(p[q], p[q], a1[q]);
+            a2[q] = _mm256_fmadd_pd(p[q], pj, a2[q]);
+          }
+          if constexpr (H)
+            if (nb) add_cells<C4>(p, K - 4 * (C4 - 1), cells, nb);
+        }
+      }
+      double* st = part + j * kp;
+      for (int q = 0; q < C4; ++q) {
+        double* a = st + 4 * q;
+        _mm256_storeu_pd(a, _mm256_add_pd(_mm256_loadu_pd(a), a0[q]));
+        a += area;
+        _mm256_storeu_pd(a, _mm256_add_pd(_mm256_loadu_pd(a), a1[q]));
+        a += area;
+        _mm256_storeu_pd(a, _mm256_add_pd(_mm256_loadu_pd(a), a2[q]));
+      }
+    }
+  }
+  const __m256i top = _mm256_set1_epi32(0x3F800000);  // 1.0f
+  const bool range_ok =
+      _mm256_movemask_epi8(_mm256_cmpeq_epi32(_mm256_max_epu32(bits, top), top)) == -1;
+  return tail_ok && range_ok && _mm256_movemask_ps(sum_ok) == 0xFF;
+}
+
+template <int... Ks>
+FastFn<float> grouped_fn_of(int64_t k, bool hist, std::integer_sequence<int, Ks...>) {
+  FastFn<float> fn = nullptr;
+  ((fn = k != Ks + 2 ? fn
+        : hist      ? multiclass_grouped<Ks + 2, true>
+                    : multiclass_grouped<Ks + 2, false>),
+   ...);
+  return fn;
+}
+
+// multiclass_grouped for 2 <= K <= 16 (with histogram cells when hist) on CPUs with FMA (every
+// AVX2 CPU made so far), else nullptr.
+inline FastFn<float> multiclass_grouped_fn(int64_t k, bool hist) {
+  if (!g_cpu_fma) return nullptr;
+  return grouped_fn_of(k, hist, std::make_integer_sequence<int, 15>{});
 }
 
 // Counts [0, n) through the fast path into private partials, then adds them to the outputs.
@@ -665,6 +874,10 @@ Err multiclass(const F* s, int64_t n, int64_t k, bool logits, double sum_tol,
   const bool avx2 = use_avx2();
   const int64_t kp = 4 * ((k + 3) / 4);
   if (6 * kp * kp <= 4 * n * k && avx2 && !logits && mode == 0 && nb < (int64_t{1} << 24)) {
+    if constexpr (std::is_same_v<F, float>) {
+      if (FastFn<float> fn = multiclass_grouped_fn(k, nb > 0))
+        return multiclass_fast_run(fn, s, n, k, sum_tol, state, moments, hist, nb);
+    }
     if (FastFn<F> fn = multiclass_fast_fn<F>(k))
       return multiclass_fast_run(fn, s, n, k, sum_tol, state, moments, hist, nb);
   }
