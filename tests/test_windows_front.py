@@ -236,3 +236,25 @@ def test_restore_in_place_keeps_the_lock_and_the_front():
         ref.update(*b)
         _same(w.window(), ref.window())
         _same(w.total(), ref.total())
+
+
+def test_bucket_moved_to_the_gpu_keeps_the_front_off_its_host_paths():
+    # backend="auto": a device batch moves the current bucket's state to the GPU (here numba's
+    # simulator, see tests/conftest.py); later host batches must reach it through the general
+    # path (copied to the device), never the front's host kernels
+    from numba import cuda
+
+    rng = np.random.default_rng(21)
+    w = Windowed(BinaryMetrics(threshold=0.4), updates=1000, buckets=2)
+    ref = Windowed(BinaryMetrics(threshold=0.4, backend="numpy"), updates=1000, buckets=2)
+    batches = [_batch(rng, "binary", 20) for _ in range(hot.ARM_AFTER + 12)]
+    for b in batches[:hot.ARM_AFTER + 5]:
+        w.update(*b)
+    assert w._front._hot_ep is not None
+    for i, b in enumerate(batches[hot.ARM_AFTER + 5:]):
+        w.update(*(tuple(cuda.to_device(a) for a in b) if i == 2 else b))
+    for b in batches:
+        ref.update(*b)
+    assert w._cur_obj._on_device and w._front._on_device
+    _same(w.window(), ref.window())
+    _same(w.total(), ref.total())

@@ -292,7 +292,8 @@ class Windowed:
             return
         for a in self._arrays:
             setattr(front, a, getattr(cur, a))
-        front._bound, front._float = cur._bound, cur._float
+        # a bucket that moved to the GPU (backend="auto") keeps the front off its host paths
+        front._bound, front._float, front._on_device = cur._bound, cur._float, cur._on_device
 
     def _pull_front(self):
         """Take back the room the front has counted down (lock held; before reading it)."""
