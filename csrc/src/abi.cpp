@@ -384,6 +384,7 @@ TM_DEF_DRIFT_HIST(f64, double)
 // ==== end drift histograms ========================================================================
 
 // ---- BEGIN curves block (streaming ROC / PR / calibration histograms, curves.hpp) -----------
+#include <type_traits>
 #include <vector>
 
 #include "curves.hpp"
@@ -410,6 +411,86 @@ bool curves_layout_ok(const int64_t* layout, int64_t nbins, tallyml::curves::Lay
   return true;
 }
 
+// The error of the first bad row (kind from the screen), as the contract words it.
+template <class T, class F>
+int32_t curves_report_bad(const T* target, const F* scores, const double* weight, int64_t row,
+                          int32_t kind) {
+  namespace cv = tallyml::curves;
+  if (kind == cv::kBadTarget) {
+    report_label("target", row, -1, static_cast<int64_t>(target[row]), 2);
+  } else if (kind == cv::kBadScore) {
+    report_score("preds", row, -1, static_cast<double>(scores[row]));
+  } else if (kind == cv::kScoreRange) {
+    char v[40];
+    py_float_repr(static_cast<double>(scores[row]), v, sizeof v);
+    set_error("preds[%lld] = %s is outside [0, 1] (pass logits=True for unbounded scores)",
+              static_cast<long long>(row), v);
+  } else {
+    report_weight(row, weight[row]);
+  }
+  return TM_ERR_VALUE;
+}
+
+#ifdef TM_CURVES_FUSED
+// Batches with at least this many rows per bin count into per-call cells with the screen fused
+// into the counting pass; smaller ones are screened first and counted into the state directly
+// (the per-call cells cost an allocation and a flush over every bin).
+constexpr int64_t kFusedRowsPerBin = 16;
+
+// The fused path (curves.hpp): float32 probabilities, 1-byte labels, dyadic bins, unweighted.
+// Returns false (nothing done) when the batch is too large for the cells' 32-bit row field.
+template <class T>
+bool curves_binary_fused(const T* target, const float* scores, int64_t n,
+                         const tallyml::curves::Layout& L, const tallyml::curves::F32Dyadic& D,
+                         double eps, int64_t* hist, double* psum, double* sums, int64_t nbins,
+                         int32_t num_threads, int32_t* rc) {
+  namespace cv = tallyml::curves;
+  int32_t kind = cv::kOk;
+  cv::FusedSums fs;
+  if (n < kFusedRowsPerBin * nbins) {
+    const int64_t row = cv::screen_binary(target, scores, static_cast<const double*>(nullptr), n,
+                                          false, 0, false, &kind);
+    if (row >= 0) {
+      *rc = curves_report_bad(target, scores, static_cast<const double*>(nullptr), row, kind);
+      return true;
+    }
+    cv::fused_binary_f32<cv::kState>(target, scores, n, L, D, eps, nullptr, hist, psum, &fs,
+                                     &kind);
+  } else {
+    const int nt = resolve_threads(num_threads, n, 1);
+    if ((n + nt - 1) / nt > cv::kMaxCellRows) return false;
+    std::vector<std::vector<cv::BinCell>> cells(nt);
+    std::vector<cv::FusedSums> part(nt);
+    std::vector<int64_t> bad(nt, -1);
+    std::vector<int32_t> kinds(nt, cv::kOk);
+    parallel_run(nt, [&](int i) {
+      int64_t b, e;
+      chunk_bounds(n, nt, i, &b, &e);
+      cells[i].assign(nbins, cv::BinCell{0, 0});  // first touched by the thread that counts
+      const int64_t r = cv::fused_binary_f32<cv::kCells>(target + b, scores + b, e - b, L, D, eps,
+                                                          cells[i].data(), nullptr, nullptr,
+                                                          &part[i], &kinds[i]);
+      if (r >= 0) bad[i] = r + b;
+    });
+    for (int i = 0; i < nt; ++i)
+      if (bad[i] >= 0) {
+        *rc = curves_report_bad(target, scores, static_cast<const double*>(nullptr), bad[i],
+                                kinds[i]);
+        return true;
+      }
+    for (int i = 0; i < nt; ++i) {
+      cv::flush_cells(cells[i].data(), nbins, D, part[i].under, hist, psum);
+      fs.brier += part[i].brier;
+      fs.logloss += part[i].logloss;
+    }
+  }
+  sums[0] += fs.brier;
+  sums[1] += fs.logloss;
+  *rc = TM_OK;
+  return true;
+}
+#endif
+
 template <class T, class F, class H>
 int32_t curves_binary(const T* target, const F* scores, const double* weight, int64_t n,
                       int32_t has_ignore, int64_t ignore_index, const int64_t* layout,
@@ -421,6 +502,18 @@ int32_t curves_binary(const T* target, const F* scores, const double* weight, in
     return TM_ERR_ARGUMENT;
   cv::Layout L;
   if (!curves_layout_ok(layout, nbins, &L)) return TM_ERR_ARGUMENT;
+#ifdef TM_CURVES_FUSED
+  if constexpr (sizeof(T) == 1 && std::is_same_v<F, float> && std::is_same_v<H, int64_t>) {
+    cv::F32Dyadic D;
+    // eps bounds the likelihood factors from below (the product chains renormalise every 16)
+    int32_t rc;
+    if (weight == nullptr && has_ignore == 0 && logits == 0 && use_avx2() &&
+        cv::f32_dyadic(L, &D) && (eps == 0.0 || eps >= 0x1p-60) &&
+        curves_binary_fused(target, scores, n, L, D, eps, hist, psum, sums, nbins, num_threads,
+                            &rc))
+      return rc;
+  }
+#endif
   // Several threads for large batches: each validates its chunk, then thread 0 counts into the
   // state and the others into private partial histograms that are added at the end.
   const int nt = resolve_threads(num_threads, n, 1);
@@ -442,21 +535,7 @@ int32_t curves_binary(const T* target, const F* scores, const double* weight, in
       kind = kinds[i];
       break;
     }
-  if (row >= 0) {
-    if (kind == cv::kBadTarget) {
-      report_label("target", row, -1, static_cast<int64_t>(target[row]), 2);
-    } else if (kind == cv::kBadScore) {
-      report_score("preds", row, -1, static_cast<double>(scores[row]));
-    } else if (kind == cv::kScoreRange) {
-      char v[40];
-      py_float_repr(static_cast<double>(scores[row]), v, sizeof v);
-      set_error("preds[%lld] = %s is outside [0, 1] (pass logits=True for unbounded scores)",
-                static_cast<long long>(row), v);
-    } else {
-      report_weight(row, weight[row]);
-    }
-    return TM_ERR_VALUE;
-  }
+  if (row >= 0) return curves_report_bad(target, scores, weight, row, kind);
   if (nt == 1) {
     cv::count_binary(target, scores, weight, n, has_ignore != 0, ignore_index, L, logits != 0,
                      eps, hist, psum, sums);
