@@ -355,15 +355,16 @@ enum FusedSink : int { kCells = 0, kState = 1 };
 // clipped likelihoods renormalised by their exponent (expo) every 16 factors, and (kCells) the
 // score sum of the underflow bin.
 struct LossLanes {
-  __m256d brier[2], prod[2], under;
+  __m256d brier, prod, under;
   __m256i expo;
   int since;
 };
 
 // Screen, bin index and (kCells) the (cnt, fx) increments of the 8-row groups of one block;
 // returns whether a row failed the screen.
+// (Not inlined, like block_losses: each loop keeps its constants and chains in registers.)
 template <int kSink, class T>
-__attribute__((target("avx2"))) bool block_bins(const T* t, const float* s, int64_t len,
+__attribute__((target("avx2"), noinline)) bool block_bins(const T* t, const float* s, int64_t len,
                                                 const F32Dyadic& D, int32_t* bins, int64_t* inc) {
   const __m128i sh = _mm_cvtsi32_si128(23 - D.m);
   const __m256i base1 = _mm256_set1_epi32(((127 - D.e) << D.m) - 1);
@@ -372,7 +373,8 @@ __attribute__((target("avx2"))) bool block_bins(const T* t, const float* s, int6
   const __m256i mant = _mm256_set1_epi32(0x7FFFFF), implicit = _mm256_set1_epi32(0x800000);
   const __m256 onef = _mm256_set1_ps(1.0f), halff = _mm256_set1_ps(0.5f);
   const __m256 two24 = _mm256_set1_ps(16777216.0f);
-  const __m256 lowedge = _mm256_set1_ps(std::ldexp(1.0f, -D.e));
+  const __m256 lowedge = _mm256_castsi256_ps(_mm256_set1_epi32((127 - D.e) << 23));  // 2**-E
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   __m256i bad = zero;
   __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
   for (int64_t i = 0; i + 8 <= len; i += 8) {
@@ -390,28 +392,26 @@ __attribute__((target("avx2"))) bool block_bins(const T* t, const float* s, int6
         _mm256_sub_epi32(_mm256_sra_epi32(_mm256_sub_epi32(yi, ones), sh), base1), zero);
     const __m256i up = _mm256_sub_epi32(_mm256_sub_epi32(top, j), _mm256_cmpeq_epi32(yi, zero));
     const __m256i low = _mm256_castps_si256(_mm256_cmp_ps(x, halff, _CMP_LT_OQ));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(bins + i), _mm256_blendv_epi8(up, k, low));
+    const __m256i bin = _mm256_blendv_epi8(up, k, low);
     if constexpr (kSink == kCells) {
       const __m256i reg = _mm256_castps_si256(_mm256_cmp_ps(x, lowedge, _CMP_GE_OQ));
       const __m256i vlow = _mm256_and_si256(_mm256_or_si256(_mm256_and_si256(xi, mant), implicit),
                                             reg);
       const __m256i v = _mm256_blendv_epi8(_mm256_cvttps_epi32(_mm256_mul_ps(x, two24)), vlow, low);
-      // (cnt, fx) pairs in row order: cnt = 1 + (t << 32)
-      const __m256i c0 = _mm256_or_si256(_mm256_slli_epi64(_mm256_cvtepu8_epi64(t8), 32),
-                                         _mm256_set1_epi64x(1));
-      const __m256i c1 = _mm256_or_si256(
-          _mm256_slli_epi64(_mm256_cvtepu8_epi64(_mm_srli_si128(t8, 4)), 32),
-          _mm256_set1_epi64x(1));
-      const __m256i v0 = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(v));
-      const __m256i v1 = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(v, 1));
+      // 16-byte increments (1, t, v, 0) as 32-bit lanes, i.e. cnt = 1 + (t << 32) and fx = v,
+      // for rows 0 4 1 5 2 6 3 7 (the order of the unpacks); the bins follow the same order
+      const __m256i t32 = _mm256_cvtepu8_epi32(t8);
+      const __m256i alo = _mm256_unpacklo_epi32(ones, t32), ahi = _mm256_unpackhi_epi32(ones, t32);
+      const __m256i blo = _mm256_unpacklo_epi32(v, zero), bhi = _mm256_unpackhi_epi32(v, zero);
       __m256i* o = reinterpret_cast<__m256i*>(inc + 2 * i);
-      __m256i lo = _mm256_unpacklo_epi64(c0, v0), hi = _mm256_unpackhi_epi64(c0, v0);
-      _mm256_store_si256(o, _mm256_permute2x128_si256(lo, hi, 0x20));
-      _mm256_store_si256(o + 1, _mm256_permute2x128_si256(lo, hi, 0x31));
-      lo = _mm256_unpacklo_epi64(c1, v1);
-      hi = _mm256_unpackhi_epi64(c1, v1);
-      _mm256_store_si256(o + 2, _mm256_permute2x128_si256(lo, hi, 0x20));
-      _mm256_store_si256(o + 3, _mm256_permute2x128_si256(lo, hi, 0x31));
+      _mm256_store_si256(o, _mm256_unpacklo_epi64(alo, blo));
+      _mm256_store_si256(o + 1, _mm256_unpackhi_epi64(alo, blo));
+      _mm256_store_si256(o + 2, _mm256_unpacklo_epi64(ahi, bhi));
+      _mm256_store_si256(o + 3, _mm256_unpackhi_epi64(ahi, bhi));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(bins + i),
+                         _mm256_permutevar8x32_epi32(bin, order));
+    } else {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(bins + i), bin);
     }
   }
   bad = _mm256_or_si256(bad, _mm256_xor_si256(_mm256_castps_si256(ok), _mm256_set1_epi32(-1)));
@@ -420,14 +420,13 @@ __attribute__((target("avx2"))) bool block_bins(const T* t, const float* s, int6
 
 // Brier and log-loss (and, kCells, underflow-bin) chains over the 8-row groups of a valid block.
 template <int kSink, class T>
-__attribute__((target("avx2"))) void block_losses(const T* t, const float* s, int64_t len,
+__attribute__((target("avx2"), noinline)) void block_losses(const T* t, const float* s, int64_t len,
                                                   const F32Dyadic& D, double eps,
                                                   LossLanes* acc) {
   const __m256d oned = _mm256_set1_pd(1.0), zerod = _mm256_setzero_pd();
   const __m256d lo_clip = _mm256_set1_pd(eps), hi_clip = _mm256_set1_pd(1.0 - eps);
-  const __m256 lowedge = _mm256_set1_ps(std::ldexp(1.0f, -D.e));
-  __m256d brier0 = acc->brier[0], brier1 = acc->brier[1];
-  __m256d prod0 = acc->prod[0], prod1 = acc->prod[1], under = acc->under;
+  const __m256 lowedge = _mm256_castsi256_ps(_mm256_set1_epi32((127 - D.e) << 23));  // 2**-E
+  __m256d brier = acc->brier, prod = acc->prod, under = acc->under;
   __m256i expo = acc->expo;
   int since = acc->since;
   for (int64_t i = 0; i + 8 <= len; i += 8) {
@@ -439,38 +438,31 @@ __attribute__((target("avx2"))) void block_losses(const T* t, const float* s, in
     const __m256d td0 = _mm256_cvtepi32_pd(_mm256_castsi256_si128(t32));
     const __m256d td1 = _mm256_cvtepi32_pd(_mm256_extracti128_si256(t32, 1));
     const __m256d d0 = _mm256_sub_pd(td0, p0), d1 = _mm256_sub_pd(td1, p1);
-    brier0 = _mm256_add_pd(brier0, _mm256_mul_pd(d0, d0));
-    brier1 = _mm256_add_pd(brier1, _mm256_mul_pd(d1, d1));
+    // one chain per sum: an 8-row iteration is longer than an add or a multiply
+    brier = _mm256_add_pd(brier, _mm256_add_pd(_mm256_mul_pd(d0, d0), _mm256_mul_pd(d1, d1)));
     const __m256d q0 = _mm256_blendv_pd(_mm256_sub_pd(oned, p0), p0,
                                         _mm256_cmp_pd(td0, zerod, _CMP_NEQ_OQ));
     const __m256d q1 = _mm256_blendv_pd(_mm256_sub_pd(oned, p1), p1,
                                         _mm256_cmp_pd(td1, zerod, _CMP_NEQ_OQ));
-    prod0 = _mm256_mul_pd(prod0, _mm256_min_pd(_mm256_max_pd(q0, lo_clip), hi_clip));
-    prod1 = _mm256_mul_pd(prod1, _mm256_min_pd(_mm256_max_pd(q1, lo_clip), hi_clip));
+    prod = _mm256_mul_pd(prod, _mm256_mul_pd(_mm256_min_pd(_mm256_max_pd(q0, lo_clip), hi_clip),
+                                             _mm256_min_pd(_mm256_max_pd(q1, lo_clip), hi_clip)));
     if constexpr (kSink == kCells) {
       const __m256 xu = _mm256_andnot_ps(_mm256_cmp_ps(x, lowedge, _CMP_GE_OQ), x);
       under = _mm256_add_pd(under, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(xu)),
                                                  _mm256_cvtps_pd(_mm256_extractf128_ps(xu, 1))));
     }
-    if (++since == 16) {  // 16 factors >= eps per lane: far from underflow
+    if (++since == 8) {  // 16 factors >= eps per lane: far from underflow
       since = 0;
       const __m256i expmask = _mm256_set1_epi64x(int64_t{0x7FF} << 52);
-      const __m256i oneexp = _mm256_set1_epi64x(int64_t{1023} << 52);
-      const __m256i bias = _mm256_set1_epi64x(1023);
-      __m256i bits = _mm256_castpd_si256(prod0);
-      expo = _mm256_add_epi64(
-          expo, _mm256_sub_epi64(_mm256_srli_epi64(_mm256_and_si256(bits, expmask), 52), bias));
-      prod0 = _mm256_castsi256_pd(_mm256_or_si256(_mm256_andnot_si256(expmask, bits), oneexp));
-      bits = _mm256_castpd_si256(prod1);
-      expo = _mm256_add_epi64(
-          expo, _mm256_sub_epi64(_mm256_srli_epi64(_mm256_and_si256(bits, expmask), 52), bias));
-      prod1 = _mm256_castsi256_pd(_mm256_or_si256(_mm256_andnot_si256(expmask, bits), oneexp));
+      const __m256i bits = _mm256_castpd_si256(prod);
+      expo = _mm256_add_epi64(expo, _mm256_sub_epi64(
+          _mm256_srli_epi64(_mm256_and_si256(bits, expmask), 52), _mm256_set1_epi64x(1023)));
+      prod = _mm256_castsi256_pd(_mm256_or_si256(_mm256_andnot_si256(expmask, bits),
+                                                 _mm256_set1_epi64x(int64_t{1023} << 52)));
     }
   }
-  acc->brier[0] = brier0;
-  acc->brier[1] = brier1;
-  acc->prod[0] = prod0;
-  acc->prod[1] = prod1;
+  acc->brier = brier;
+  acc->prod = prod;
   acc->under = under;
   acc->expo = expo;
   acc->since = since;
@@ -489,8 +481,8 @@ __attribute__((target("avx2"))) int64_t fused_binary_f32(
   alignas(32) int32_t bins[kB];
   alignas(32) int64_t inc[kSink == kCells ? 2 * kB : 2];
   LossLanes acc;
-  acc.brier[0] = acc.brier[1] = acc.under = _mm256_setzero_pd();
-  acc.prod[0] = acc.prod[1] = _mm256_set1_pd(1.0);
+  acc.brier = acc.under = _mm256_setzero_pd();
+  acc.prod = _mm256_set1_pd(1.0);
   acc.expo = _mm256_setzero_si256();
   acc.since = 0;
   const float lowedge = std::ldexp(1.0f, -D.e);
@@ -535,15 +527,14 @@ __attribute__((target("avx2"))) int64_t fused_binary_f32(
       }
     }
   }
-  alignas(32) double br[4], pr[8], un[4];
+  alignas(32) double br[4], pr[4], un[4];
   alignas(32) int64_t ex[4];
-  _mm256_store_pd(br, _mm256_add_pd(acc.brier[0], acc.brier[1]));
-  _mm256_store_pd(pr, acc.prod[0]);
-  _mm256_store_pd(pr + 4, acc.prod[1]);
+  _mm256_store_pd(br, acc.brier);
+  _mm256_store_pd(pr, acc.prod);
   _mm256_store_pd(un, acc.under);
   _mm256_store_si256(reinterpret_cast<__m256i*>(ex), acc.expo);
   double lp = std::log(prod_t);
-  for (int k = 0; k < 8; ++k) lp += std::log(pr[k]);
+  for (int k = 0; k < 4; ++k) lp += std::log(pr[k]);
   const double e2 = static_cast<double>((ex[0] + ex[1]) + (ex[2] + ex[3]));
   out->brier += ((br[0] + br[1]) + (br[2] + br[3])) + brier_t;
   out->logloss += eps > 0.0 ? -(lp + e2 * std::log(2.0)) : 0.0;
