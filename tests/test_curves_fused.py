@@ -1,8 +1,9 @@
 """The fused binary-curves path of the C++ core (float32 probabilities, 1-byte labels, dyadic bins,
-unweighted, no ignore_index): large batches count into per-call cells with the screen fused into
-the counting pass, small ones are screened and then counted into the state. Compared with the
-numpy reference and the numba kernel (integer counts exactly), with sklearn (Brier score, log
-loss), across block boundaries, bad rows, SIMD levels and threads."""
+unweighted, no ignore_index): SIMD screen and bin index per block, then the counts. Large batches
+screen each block right before counting it and put the saved state back when a later block fails;
+small ones are screened first. Compared with the numpy reference and the numba kernel (integer
+counts exactly), with sklearn (Brier score, log loss), across block boundaries, bad rows, SIMD
+levels and threads."""
 import warnings
 
 import numpy as np
@@ -17,9 +18,10 @@ from tallyml.curves._layout import DEFAULT_LAYOUT, make_layout
 pytestmark = pytest.mark.skipif(not _native.available(), reason="native core not built")
 
 BLOCK = 512  # rows per block of the fused pass (curves.hpp fused_binary_f32)
-ROWS_PER_BIN = 16  # batches from this many rows per bin use the per-call cells (abi.cpp)
-SMALL = make_layout(49, "dyadic")  # one bin per octave: the cells path from 784 rows
-assert SMALL.num_bins == 49
+FUSED_MIN = 1 << 16  # batches from this many rows and 16 per bin: blocks screened one by one
+SMALL = make_layout(49, "dyadic")  # one bin per octave
+DEFAULT_FUSED = 16 * DEFAULT_LAYOUT.num_bins  # the default layout's threshold (abi.cpp)
+assert SMALL.num_bins == 49 and DEFAULT_FUSED > FUSED_MIN
 
 
 def _scores(rng, n, layout):
@@ -56,8 +58,8 @@ def _assert_same(a, b):
     assert a.count == b.count
 
 
-@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, BLOCK - 1, BLOCK, BLOCK + 1, 16 * 49 - 1,
-                               16 * 49, 16 * 49 + 1, 3 * BLOCK + 5, 20_000])
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 5, 20_000,
+                               FUSED_MIN - 1, FUSED_MIN + 13])
 @pytest.mark.parametrize("tdtype", [np.int8, np.uint8, np.bool_])
 def test_fused_equals_reference_small_layout(n, tdtype):
     rng = np.random.default_rng(n)
@@ -70,9 +72,9 @@ def test_fused_equals_reference_small_layout(n, tdtype):
     _assert_same(ours, nb)
 
 
-@pytest.mark.parametrize("n", [5_000, ROWS_PER_BIN * DEFAULT_LAYOUT.num_bins + 3])
+@pytest.mark.parametrize("n", [5_000, DEFAULT_FUSED - 1, DEFAULT_FUSED + 3])
 def test_fused_equals_reference_default_layout(n):
-    # below and above the batch size from which the per-call cells are used
+    # below and above the batch size from which blocks are screened one by one
     rng = np.random.default_rng(7)
     t, s = _labels(rng, n, np.int8), _scores(rng, n, DEFAULT_LAYOUT)
     ours, ref = BinaryCurves(backend="native"), BinaryCurves(backend="numpy")
@@ -118,8 +120,8 @@ def _bad(kind, t, s, row):
     return rf"^preds\[{row}\] = 1.0000001192092896 is outside \[0, 1\]"
 
 
-@pytest.mark.parametrize("n", [700, 3 * BLOCK + 5, 20_003])  # screened first / fused screen
-@pytest.mark.parametrize("where", ["first", "block_last", "block_first", "tail", "last"])
+@pytest.mark.parametrize("n", [700, 3 * BLOCK + 5, FUSED_MIN + 3])  # screened first / per block
+@pytest.mark.parametrize("where", ["first", "block_last", "block_first", "middle", "tail", "last"])
 @pytest.mark.parametrize("kind", ["target2", "target_neg", "nan", "inf", "neg", "above1"])
 @pytest.mark.parametrize("tdtype", [np.int8, np.uint8])
 def test_first_bad_row_named_and_nothing_counted(n, where, kind, tdtype):
@@ -129,7 +131,7 @@ def test_first_bad_row_named_and_nothing_counted(n, where, kind, tdtype):
     before = {k: v.copy() for k, v in c.state_dict().items() if isinstance(v, np.ndarray)}
     count = c.count
     t, s = _labels(rng, n, tdtype), _scores(rng, n, SMALL)
-    row = {"first": 0, "block_last": BLOCK - 1, "block_first": BLOCK,
+    row = {"first": 0, "block_last": BLOCK - 1, "block_first": BLOCK, "middle": n // 2 + 1,
            "tail": n - n % 8 if n % 8 else n - 3, "last": n - 1}[where]
     match = _bad(kind, t, s, row)
     if row + 1 < n:  # a later bad row: the first one is named
@@ -152,13 +154,13 @@ def test_simd_levels_agree(layout):
     if level == 0:
         pytest.skip("no AVX2 on this CPU: the fused path is not used")
     rng = np.random.default_rng(5)
-    n = ROWS_PER_BIN * layout.num_bins + 1001
+    n = max(FUSED_MIN, 16 * layout.num_bins) + 1001
     t, s = _labels(rng, n, np.int8), _scores(rng, n, layout)
     out = []
     try:
         for lvl in (0, level):
             assert _set_simd(lvl) == 0
-            for m in (n, 999):  # per-call cells, then the screened direct path
+            for m in (n, 999):  # screened block by block, then screened first
                 c = _curves(layout, "native")
                 c.update(t[:m], s[:m])
                 out.append(c)
@@ -168,31 +170,31 @@ def test_simd_levels_agree(layout):
     _assert_same(out[3], out[1])
 
 
-def test_threads_fused_first_bad_row_and_counts():
+@pytest.mark.parametrize("n", [40_000, FUSED_MIN + 40_000])
+def test_threads_first_bad_row_and_counts(n):
     rng = np.random.default_rng(9)
-    n = 40_000
     t, s = _labels(rng, n, np.int8), _scores(rng, n, SMALL)
     lay = np.array(_layout_args(SMALL), np.int64)
     nb = SMALL.num_bins
     fn = _native.function("tm_curves_binary_i8_f32")
     a = _native.address
     eps = float(np.finfo(np.float32).eps)
-    out = []
+    ref = _curves(SMALL, "numpy")
+    ref.update(t, s)
     for threads in (1, 2, 3, 4):
         hist, psum, sums = np.zeros((nb, 2), np.int64), np.zeros(nb), np.zeros(2)
         rc = fn(a(t), a(s), n, 0, 0, a(lay), 0, eps, a(hist), a(psum), a(sums), nb, threads)
         assert rc == 0
-        out.append((hist, psum, sums))
-    ref = _curves(SMALL, "numpy")
-    ref.update(t, s)
-    for hist, psum, sums in out:
         np.testing.assert_array_equal(hist, ref.hist)
         np.testing.assert_allclose(psum, ref.psum, rtol=1e-12)
         np.testing.assert_allclose(sums, ref.sums, rtol=1e-12)
-    # bad rows in the second and fourth chunks: the earlier one is named, nothing is counted
-    s[25_000] = np.nan
-    t[35_000] = 3
-    hist, psum, sums = np.zeros((nb, 2), np.int64), np.zeros(nb), np.zeros(2)
-    rc = fn(a(t), a(s), n, 0, 0, a(lay), 0, eps, a(hist), a(psum), a(sums), nb, 4)
-    assert rc == _native.ERR_VALUE and _native.last_error() == "preds[25000] = nan is not finite"
-    assert not hist.any() and not psum.any() and not sums.any()
+    # bad rows in the second and fourth chunks: the earlier one is named, the state is unchanged
+    s[n * 5 // 8] = np.nan
+    t[n * 7 // 8] = 3
+    saved = hist.copy(), psum.copy(), sums.copy()
+    for threads in (1, 4):
+        rc = fn(a(t), a(s), n, 0, 0, a(lay), 0, eps, a(hist), a(psum), a(sums), nb, threads)
+        assert rc == _native.ERR_VALUE
+        assert _native.last_error() == f"preds[{n * 5 // 8}] = nan is not finite"
+        for got, want in zip((hist, psum, sums), saved):
+            np.testing.assert_array_equal(got, want)

@@ -384,6 +384,7 @@ TM_DEF_DRIFT_HIST(f64, double)
 // ==== end drift histograms ========================================================================
 
 // ---- BEGIN curves block (streaming ROC / PR / calibration histograms, curves.hpp) -----------
+#include <algorithm>
 #include <type_traits>
 #include <vector>
 
@@ -432,64 +433,83 @@ int32_t curves_report_bad(const T* target, const F* scores, const double* weight
 }
 
 #ifdef TM_CURVES_FUSED
-// Batches with at least this many rows per bin count into per-call cells with the screen fused
-// into the counting pass; smaller ones are screened first and counted into the state directly
-// (the per-call cells cost an allocation and a flush over every bin).
+// The fused path screens each block right before counting it (one read of the batch) from
+// kFusedMinRows rows and kFusedRowsPerBin rows per bin: there, saving the state (put back when a
+// later block fails) costs less than a separate screening pass, whose second read of the batch
+// misses L2 (measured, docs/curves.md). Smaller batches are screened first.
+constexpr int64_t kFusedMinRows = int64_t{1} << 16;
 constexpr int64_t kFusedRowsPerBin = 16;
 
 // The fused path (curves.hpp): float32 probabilities, 1-byte labels, dyadic bins, unweighted.
-// Returns false (nothing done) when the batch is too large for the cells' 32-bit row field.
 template <class T>
-bool curves_binary_fused(const T* target, const float* scores, int64_t n,
-                         const tallyml::curves::Layout& L, const tallyml::curves::F32Dyadic& D,
-                         double eps, int64_t* hist, double* psum, double* sums, int64_t nbins,
-                         int32_t num_threads, int32_t* rc) {
+int32_t curves_binary_fused(const T* target, const float* scores, int64_t n,
+                            const tallyml::curves::Layout& L,
+                            const tallyml::curves::F32Dyadic& D, double eps, int64_t* hist,
+                            double* psum, double* sums, int64_t nbins, int32_t num_threads) {
   namespace cv = tallyml::curves;
-  int32_t kind = cv::kOk;
-  cv::FusedSums fs;
-  if (n < kFusedRowsPerBin * nbins) {
-    const int64_t row = cv::screen_binary(target, scores, static_cast<const double*>(nullptr), n,
-                                          false, 0, false, &kind);
-    if (row >= 0) {
-      *rc = curves_report_bad(target, scores, static_cast<const double*>(nullptr), row, kind);
-      return true;
-    }
-    cv::fused_binary_f32<cv::kState>(target, scores, n, L, D, eps, nullptr, hist, psum, &fs,
-                                     &kind);
-  } else {
-    const int nt = resolve_threads(num_threads, n, 1);
-    if ((n + nt - 1) / nt > cv::kMaxCellRows) return false;
-    std::vector<std::vector<cv::BinCell>> cells(nt);
-    std::vector<cv::FusedSums> part(nt);
-    std::vector<int64_t> bad(nt, -1);
-    std::vector<int32_t> kinds(nt, cv::kOk);
+  const int nt = resolve_threads(num_threads, n, 1);
+  const bool fused = n >= kFusedMinRows && n / kFusedRowsPerBin >= nbins;
+  std::vector<int64_t> bad(nt, -1);
+  std::vector<int32_t> kinds(nt, cv::kOk);
+  auto first_bad = [&]() {
+    for (int i = 0; i < nt; ++i)
+      if (bad[i] >= 0)
+        return curves_report_bad(target, scores, static_cast<const double*>(nullptr), bad[i],
+                                 kinds[i]);
+    return int32_t(TM_OK);
+  };
+  if (!fused) {
     parallel_run(nt, [&](int i) {
       int64_t b, e;
       chunk_bounds(n, nt, i, &b, &e);
-      cells[i].assign(nbins, cv::BinCell{0, 0});  // first touched by the thread that counts
-      const int64_t r = cv::fused_binary_f32<cv::kCells>(target + b, scores + b, e - b, L, D, eps,
-                                                          cells[i].data(), nullptr, nullptr,
-                                                          &part[i], &kinds[i]);
+      const int64_t r = cv::screen_binary(target + b, scores + b,
+                                          static_cast<const double*>(nullptr), e - b, false, 0,
+                                          false, &kinds[i]);
       if (r >= 0) bad[i] = r + b;
     });
-    for (int i = 0; i < nt; ++i)
-      if (bad[i] >= 0) {
-        *rc = curves_report_bad(target, scores, static_cast<const double*>(nullptr), bad[i],
-                                kinds[i]);
-        return true;
-      }
-    for (int i = 0; i < nt; ++i) {
-      cv::flush_cells(cells[i].data(), nbins, D, part[i].under, hist, psum);
-      fs.brier += part[i].brier;
-      fs.logloss += part[i].logloss;
-    }
+    if (const int32_t rc = first_bad()) return rc;
   }
-  sums[0] += fs.brier;
-  sums[1] += fs.logloss;
-  *rc = TM_OK;
-  return true;
+  // Thread 0 counts into the state (saved first on the fused path), the others into partial
+  // counts added at the end.
+  std::vector<int64_t> saved_hist;
+  std::vector<double> saved_psum;
+  if (fused) {
+    saved_hist.assign(hist, hist + 2 * nbins);
+    saved_psum.assign(psum, psum + nbins);
+  }
+  std::vector<std::vector<int64_t>> part_hist(nt > 1 ? nt - 1 : 0);
+  std::vector<std::vector<double>> part_psum(nt > 1 ? nt - 1 : 0);
+  std::vector<cv::FusedSums> part(nt);
+  parallel_run(nt, [&](int i) {
+    int64_t b, e;
+    chunk_bounds(n, nt, i, &b, &e);
+    if (i > 0) {  // first touched by the thread that counts into them
+      part_hist[i - 1].assign(2 * nbins, 0);
+      part_psum[i - 1].assign(nbins, 0.0);
+    }
+    const int64_t r = cv::fused_binary_f32(target + b, scores + b, e - b, L, D, eps,
+                                           i == 0 ? hist : part_hist[i - 1].data(),
+                                           i == 0 ? psum : part_psum[i - 1].data(), &part[i],
+                                           &kinds[i]);
+    if (r >= 0) bad[i] = r + b;
+  });
+  if (const int32_t rc = first_bad()) {  // only on the fused path: put the state back
+    std::copy(saved_hist.begin(), saved_hist.end(), hist);
+    std::copy(saved_psum.begin(), saved_psum.end(), psum);
+    return rc;
+  }
+  for (int i = 0; i < nt; ++i) {
+    if (i > 0) {
+      for (int64_t j = 0; j < 2 * nbins; ++j) hist[j] += part_hist[i - 1][j];
+      for (int64_t j = 0; j < nbins; ++j) psum[j] += part_psum[i - 1][j];
+    }
+    sums[0] += part[i].brier;
+    sums[1] += part[i].logloss;
+  }
+  return TM_OK;
 }
 #endif
+
 
 template <class T, class F, class H>
 int32_t curves_binary(const T* target, const F* scores, const double* weight, int64_t n,
@@ -506,12 +526,10 @@ int32_t curves_binary(const T* target, const F* scores, const double* weight, in
   if constexpr (sizeof(T) == 1 && std::is_same_v<F, float> && std::is_same_v<H, int64_t>) {
     cv::F32Dyadic D;
     // eps bounds the likelihood factors from below (the product chains renormalise every 16)
-    int32_t rc;
     if (weight == nullptr && has_ignore == 0 && logits == 0 && use_avx2() &&
-        cv::f32_dyadic(L, &D) && (eps == 0.0 || eps >= 0x1p-60) &&
-        curves_binary_fused(target, scores, n, L, D, eps, hist, psum, sums, nbins, num_threads,
-                            &rc))
-      return rc;
+        cv::f32_dyadic(L, &D) && (eps == 0.0 || eps >= 0x1p-60))
+      return curves_binary_fused(target, scores, n, L, D, eps, hist, psum, sums, nbins,
+                                 num_threads);
   }
 #endif
   // Several threads for large batches: each validates its chunk, then thread 0 counts into the

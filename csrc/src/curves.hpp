@@ -263,32 +263,17 @@ void count_binary_impl(const T* target, const S* scores, const double* weight, i
 
 // ---- fused fast path: float32 probabilities, 1-byte labels, dyadic bins, unweighted --------------
 // Measured (docs/curves.md): the scalar loop above spends most of its time on a mispredicted
-// `x < 0.5` select and two scattered read-modify-writes per row. The fused path splits each
-// block of rows into a SIMD pass (screen, bin index, per-row increments, Brier and log-loss
-// chains: all vectorised, no branches) and a scatter pass with one 16-byte add per row into a
-// cell array, validated block by block while the block is in L1. Because a later block may still
-// be bad, a large batch counts into per-call cells (BinCell) that reach the caller's state only
-// after the whole batch has passed; a small batch is screened first and scatters into the state.
+// `x < 0.5` select, and the screening pass before it is a second read of the batch. The fused
+// path works block by block: one SIMD pass screens the block and computes its bin indices, a
+// second one the Brier and log-loss chains (both branch-free), then a scalar pass adds each row
+// into the state (hist[bin, label] += 1, psum[bin] += score: the same additions, in the same
+// order, as the scalar loop). The screen of a block runs while the block is in L1, right before
+// it is counted; a batch whose later block fails has counted the earlier blocks, so the caller
+// restores the state it saved (abi.cpp) or screens the batch first.
 //
 // Float32 bins: with 2**-E a normal float32 and m <= 16, the dyadic key of a float32 score read
 // off its own 32-bit pattern differs from the float64 key by a constant, and 1 - x is exact in
 // float32 for x in [0.5, 1] (Sterbenz), so the bins equal dyadic_bin() of the float64 value.
-//
-// Per-call cells hold exact integers: cnt = rows + (positives << 32), and fx, the fixed-point
-// sum of the scores: a score x >= 0.5 adds x * 2**24 (an integer: the float32 spacing in
-// [0.5, 1) is 2**-24), a score in a regular lower bin adds its 24-bit significand
-// (every score of such a bin has the same exponent, recovered from the bin index at the flush),
-// and a score of the underflow bin [0, 2**-E) adds 0 and goes to one float64 sum instead. The
-// per-call score sum of a bin is then exact until the flush rounds it once.
-
-struct BinCell {
-  uint64_t cnt;  // rows in the bin (low 32 bits) + positives (high 32 bits)
-  int64_t fx;    // fixed-point score sum (scale depends on the bin, see fx_scale)
-};
-
-// Per-call cells count at most this many rows per cell (the 32-bit row field); fx stays below
-// 2**24 * 2**31 = 2**55.
-constexpr int64_t kMaxCellRows = int64_t{1} << 31;
 
 struct F32Dyadic {
   int32_t m;     // log2 bins per octave
@@ -307,74 +292,34 @@ inline bool f32_dyadic(const Layout& L, F32Dyadic* out) {
   return true;
 }
 
-// log2 of the unit of a cell's fx (bin b of nbins = 2 * half + 1).
-inline int fx_scale(int64_t b, const F32Dyadic& D) {
-  if (b >= D.half) return -24;
-  return static_cast<int>((b - 1) >> D.m) - D.e - 23;
-}
-
-// fx increment of one valid float32 score (0 in the underflow bin).
-inline int64_t fx_of(float x, const F32Dyadic& D) {
-  if (x >= 0.5f) return static_cast<int64_t>(x * 16777216.0f);
-  if (x < std::ldexp(1.0f, -D.e)) return 0;
-  uint32_t b;
-  std::memcpy(&b, &x, 4);
-  return static_cast<int64_t>((b & 0x7FFFFFu) | 0x800000u);
-}
-
-// Adds per-call cells into the caller's state (hist [bin, label] int64, psum) and zeroes them.
-inline void flush_cells(BinCell* cells, int64_t nbins, const F32Dyadic& D, double under,
-                        int64_t* hist, double* psum) {
-  for (int64_t b = 0; b < nbins; ++b) {
-    const BinCell c = cells[b];
-    if (c.cnt == 0) continue;
-    const int64_t pos = static_cast<int64_t>(c.cnt >> 32);
-    const int64_t rows = static_cast<int64_t>(c.cnt & 0xFFFFFFFFu);
-    hist[2 * b] += rows - pos;
-    hist[2 * b + 1] += pos;
-    if (b > 0) psum[b] += std::ldexp(static_cast<double>(c.fx), fx_scale(b, D));
-    cells[b] = {0, 0};
-  }
-  psum[0] += under;
-}
-
-// Running sums of the fused pass: Brier sum, log-loss (-log of the likelihood) and the score sum
-// of the underflow bin.
+// Running sums of the fused pass: Brier sum and log loss (-log of the likelihood).
 struct FusedSums {
-  double brier = 0.0, logloss = 0.0, under = 0.0;
+  double brier = 0.0, logloss = 0.0;
 };
 
 #if defined(__x86_64__) || defined(__i386__)
 #define TM_CURVES_FUSED 1
 
-// Where the scatter pass adds: per-call cells (kCells) or, for an already screened batch, the
-// caller's state in its own layout (kState; psum gets the float64 score, row by row).
-enum FusedSink : int { kCells = 0, kState = 1 };
-
-// Brier and log-loss chains of the fused pass: per lane sums of (t - p)^2, products of the
-// clipped likelihoods renormalised by their exponent (expo) every 16 factors, and (kCells) the
-// score sum of the underflow bin.
+// Brier and log-loss chains of the fused pass: per lane sums of (t - p)^2 and products of the
+// clipped likelihoods, renormalised by their exponent (expo) every 16 factors.
 struct LossLanes {
-  __m256d brier, prod, under;
+  __m256d brier, prod;
   __m256i expo;
   int since;
 };
 
-// Screen, bin index and (kCells) the (cnt, fx) increments of the 8-row groups of one block;
-// returns whether a row failed the screen.
-// (Not inlined, like block_losses: each loop keeps its constants and chains in registers.)
-template <int kSink, class T>
-__attribute__((target("avx2"), noinline)) bool block_bins(const T* t, const float* s, int64_t len,
-                                                const F32Dyadic& D, int32_t* bins, int64_t* inc) {
+// Screen and bin index of the 8-row groups of one block; returns whether a row failed the
+// screen. (Not inlined, like block_losses: each loop keeps its constants and chains in
+// registers.)
+template <class T>
+__attribute__((target("avx2"), noinline)) bool block_bins(const T* t, const float* s,
+                                                          int64_t len, const F32Dyadic& D,
+                                                          int32_t* bins) {
   const __m128i sh = _mm_cvtsi32_si128(23 - D.m);
   const __m256i base1 = _mm256_set1_epi32(((127 - D.e) << D.m) - 1);
   const __m256i zero = _mm256_setzero_si256(), ones = _mm256_set1_epi32(1);
   const __m256i top = _mm256_set1_epi32(static_cast<int32_t>(2 * D.half - 1));
-  const __m256i mant = _mm256_set1_epi32(0x7FFFFF), implicit = _mm256_set1_epi32(0x800000);
   const __m256 onef = _mm256_set1_ps(1.0f), halff = _mm256_set1_ps(0.5f);
-  const __m256 two24 = _mm256_set1_ps(16777216.0f);
-  const __m256 lowedge = _mm256_castsi256_ps(_mm256_set1_epi32((127 - D.e) << 23));  // 2**-E
-  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   __m256i bad = zero;
   __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
   for (int64_t i = 0; i + 8 <= len; i += 8) {
@@ -392,41 +337,20 @@ __attribute__((target("avx2"), noinline)) bool block_bins(const T* t, const floa
         _mm256_sub_epi32(_mm256_sra_epi32(_mm256_sub_epi32(yi, ones), sh), base1), zero);
     const __m256i up = _mm256_sub_epi32(_mm256_sub_epi32(top, j), _mm256_cmpeq_epi32(yi, zero));
     const __m256i low = _mm256_castps_si256(_mm256_cmp_ps(x, halff, _CMP_LT_OQ));
-    const __m256i bin = _mm256_blendv_epi8(up, k, low);
-    if constexpr (kSink == kCells) {
-      const __m256i reg = _mm256_castps_si256(_mm256_cmp_ps(x, lowedge, _CMP_GE_OQ));
-      const __m256i vlow = _mm256_and_si256(_mm256_or_si256(_mm256_and_si256(xi, mant), implicit),
-                                            reg);
-      const __m256i v = _mm256_blendv_epi8(_mm256_cvttps_epi32(_mm256_mul_ps(x, two24)), vlow, low);
-      // 16-byte increments (1, t, v, 0) as 32-bit lanes, i.e. cnt = 1 + (t << 32) and fx = v,
-      // for rows 0 4 1 5 2 6 3 7 (the order of the unpacks); the bins follow the same order
-      const __m256i t32 = _mm256_cvtepu8_epi32(t8);
-      const __m256i alo = _mm256_unpacklo_epi32(ones, t32), ahi = _mm256_unpackhi_epi32(ones, t32);
-      const __m256i blo = _mm256_unpacklo_epi32(v, zero), bhi = _mm256_unpackhi_epi32(v, zero);
-      __m256i* o = reinterpret_cast<__m256i*>(inc + 2 * i);
-      _mm256_store_si256(o, _mm256_unpacklo_epi64(alo, blo));
-      _mm256_store_si256(o + 1, _mm256_unpackhi_epi64(alo, blo));
-      _mm256_store_si256(o + 2, _mm256_unpacklo_epi64(ahi, bhi));
-      _mm256_store_si256(o + 3, _mm256_unpackhi_epi64(ahi, bhi));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(bins + i),
-                         _mm256_permutevar8x32_epi32(bin, order));
-    } else {
-      _mm256_store_si256(reinterpret_cast<__m256i*>(bins + i), bin);
-    }
+    _mm256_store_si256(reinterpret_cast<__m256i*>(bins + i), _mm256_blendv_epi8(up, k, low));
   }
   bad = _mm256_or_si256(bad, _mm256_xor_si256(_mm256_castps_si256(ok), _mm256_set1_epi32(-1)));
   return !_mm256_testz_si256(bad, bad);
 }
 
-// Brier and log-loss (and, kCells, underflow-bin) chains over the 8-row groups of a valid block.
-template <int kSink, class T>
-__attribute__((target("avx2"), noinline)) void block_losses(const T* t, const float* s, int64_t len,
-                                                  const F32Dyadic& D, double eps,
-                                                  LossLanes* acc) {
+// Brier and log-loss chains over the 8-row groups of a valid block.
+template <class T>
+__attribute__((target("avx2"), noinline)) void block_losses(const T* t, const float* s,
+                                                            int64_t len, double eps,
+                                                            LossLanes* acc) {
   const __m256d oned = _mm256_set1_pd(1.0), zerod = _mm256_setzero_pd();
   const __m256d lo_clip = _mm256_set1_pd(eps), hi_clip = _mm256_set1_pd(1.0 - eps);
-  const __m256 lowedge = _mm256_castsi256_ps(_mm256_set1_epi32((127 - D.e) << 23));  // 2**-E
-  __m256d brier = acc->brier, prod = acc->prod, under = acc->under;
+  __m256d brier = acc->brier, prod = acc->prod;
   __m256i expo = acc->expo;
   int since = acc->since;
   for (int64_t i = 0; i + 8 <= len; i += 8) {
@@ -446,11 +370,6 @@ __attribute__((target("avx2"), noinline)) void block_losses(const T* t, const fl
                                         _mm256_cmp_pd(td1, zerod, _CMP_NEQ_OQ));
     prod = _mm256_mul_pd(prod, _mm256_mul_pd(_mm256_min_pd(_mm256_max_pd(q0, lo_clip), hi_clip),
                                              _mm256_min_pd(_mm256_max_pd(q1, lo_clip), hi_clip)));
-    if constexpr (kSink == kCells) {
-      const __m256 xu = _mm256_andnot_ps(_mm256_cmp_ps(x, lowedge, _CMP_GE_OQ), x);
-      under = _mm256_add_pd(under, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(xu)),
-                                                 _mm256_cvtps_pd(_mm256_extractf128_ps(xu, 1))));
-    }
     if (++since == 8) {  // 16 factors >= eps per lane: far from underflow
       since = 0;
       const __m256i expmask = _mm256_set1_epi64x(int64_t{0x7FF} << 52);
@@ -463,47 +382,41 @@ __attribute__((target("avx2"), noinline)) void block_losses(const T* t, const fl
   }
   acc->brier = brier;
   acc->prod = prod;
-  acc->under = under;
   acc->expo = expo;
   acc->since = since;
 }
 
 // One fused pass over rows [0, n) of a batch with 1-byte labels and float32 probabilities, block
-// by block: screen + bins, losses, scatter. Returns -1 when every row is valid, else the first
-// bad row (kind in *kind); then nothing has reached `out`, and the cells hold part of the batch
-// (the caller discards them). kState: the batch is already screened, hist/psum are the state.
-template <int kSink, class T>
-__attribute__((target("avx2"))) int64_t fused_binary_f32(
-    const T* target, const float* scores, int64_t n, const Layout& L, const F32Dyadic& D,
-    double eps, BinCell* cells, int64_t* hist, double* psum, FusedSums* out, int32_t* kind) {
+// by block: screen + bins, losses, counts into hist / psum. Returns -1 when every row is valid
+// (Brier and log loss then added to *out), else the first bad row (kind in *kind): then the
+// blocks before it are in hist / psum and nothing is in *out.
+template <class T>
+__attribute__((target("avx2"))) int64_t fused_binary_f32(const T* target, const float* scores,
+                                                         int64_t n, const Layout& L,
+                                                         const F32Dyadic& D, double eps,
+                                                         int64_t* hist, double* psum,
+                                                         FusedSums* out, int32_t* kind) {
   static_assert(sizeof(T) == 1, "1-byte labels");
-  constexpr int64_t kB = 512;  // rows per block: bins and increments stay in L1 with hot cells
+  constexpr int64_t kB = 512;  // rows per block: the block and its bins stay in L1
   alignas(32) int32_t bins[kB];
-  alignas(32) int64_t inc[kSink == kCells ? 2 * kB : 2];
   LossLanes acc;
-  acc.brier = acc.under = _mm256_setzero_pd();
+  acc.brier = _mm256_setzero_pd();
   acc.prod = _mm256_set1_pd(1.0);
   acc.expo = _mm256_setzero_si256();
   acc.since = 0;
-  const float lowedge = std::ldexp(1.0f, -D.e);
-  double brier_t = 0.0, prod_t = 1.0, under_t = 0.0;  // scalar tail (< 8 rows per call)
+  double brier_t = 0.0, prod_t = 1.0;  // the batch's last rows (< 8), one at a time
   for (int64_t b0 = 0; b0 < n; b0 += kB) {
     const int64_t len = n - b0 < kB ? n - b0 : kB;
     const T* t = target + b0;
     const float* s = scores + b0;
-    bool bad = block_bins<kSink>(t, s, len, D, bins, inc);
-    for (int64_t i = len & ~int64_t{7}; i < len && !bad; ++i) {  // the batch's last rows
+    bool bad = block_bins(t, s, len, D, bins);
+    for (int64_t i = len & ~int64_t{7}; i < len && !bad; ++i) {
       const int64_t tv = static_cast<uint8_t>(t[i]);
       const float x = s[i];
       bad = tv > 1 || !(x >= 0.0f && x <= 1.0f);
       if (bad) break;
       const double p = static_cast<double>(x);
       bins[i] = static_cast<int32_t>(dyadic_bin(p, L));
-      if constexpr (kSink == kCells) {
-        inc[2 * i] = 1 + (tv << 32);
-        inc[2 * i + 1] = fx_of(x, D);
-        if (x < lowedge) under_t += p;
-      }
       const double d = static_cast<double>(tv) - p;
       brier_t += d * d;
       prod_t *= clip(tv ? p : 1.0 - p, eps);
@@ -512,33 +425,23 @@ __attribute__((target("avx2"))) int64_t fused_binary_f32(
       return b0 + first_bad_binary(t, s, static_cast<const double*>(nullptr), len, false, 0,
                                    false, kind);
     }
-    block_losses<kSink>(t, s, len, D, eps, &acc);
-    if constexpr (kSink == kCells) {
-      for (int64_t r = 0; r < len; ++r) {
-        __m128i* c = reinterpret_cast<__m128i*>(cells + bins[r]);
-        const __m128i d = _mm_load_si128(reinterpret_cast<const __m128i*>(inc + 2 * r));
-        _mm_storeu_si128(c, _mm_add_epi64(_mm_loadu_si128(c), d));
-      }
-    } else {
-      for (int64_t r = 0; r < len; ++r) {
-        const int32_t b = bins[r];
-        hist[2 * b + static_cast<uint8_t>(t[r])] += 1;
-        psum[b] += static_cast<double>(s[r]);
-      }
+    block_losses(t, s, len, eps, &acc);
+    for (int64_t r = 0; r < len; ++r) {
+      const int32_t b = bins[r];
+      hist[2 * b + static_cast<uint8_t>(t[r])] += 1;
+      psum[b] += static_cast<double>(s[r]);
     }
   }
-  alignas(32) double br[4], pr[4], un[4];
+  alignas(32) double br[4], pr[4];
   alignas(32) int64_t ex[4];
   _mm256_store_pd(br, acc.brier);
   _mm256_store_pd(pr, acc.prod);
-  _mm256_store_pd(un, acc.under);
   _mm256_store_si256(reinterpret_cast<__m256i*>(ex), acc.expo);
   double lp = std::log(prod_t);
   for (int k = 0; k < 4; ++k) lp += std::log(pr[k]);
   const double e2 = static_cast<double>((ex[0] + ex[1]) + (ex[2] + ex[3]));
   out->brier += ((br[0] + br[1]) + (br[2] + br[3])) + brier_t;
   out->logloss += eps > 0.0 ? -(lp + e2 * std::log(2.0)) : 0.0;
-  out->under += ((un[0] + un[1]) + (un[2] + un[3])) + under_t;
   *kind = kOk;
   return -1;
 }
