@@ -198,3 +198,26 @@ def test_threads_first_bad_row_and_counts(n):
         assert _native.last_error() == f"preds[{n * 5 // 8}] = nan is not finite"
         for got, want in zip((hist, psum, sums), saved):
             np.testing.assert_array_equal(got, want)
+
+
+def test_num_threads_argument():
+    import pickle
+
+    rng = np.random.default_rng(13)
+    n = FUSED_MIN + 777
+    t, s = _labels(rng, n, np.int8), _scores(rng, n, SMALL)
+    objs = [BinaryCurves(49, num_threads=k) for k in (0, 1, 2)]
+    for c in objs:
+        c.update(t, s)
+    ref = _curves(SMALL, "numpy")
+    ref.update(t, s)
+    for c in objs:
+        _assert_same(c, ref)
+    assert [c.num_threads for c in objs] == [0, 1, 2]
+    back = pickle.loads(pickle.dumps(objs[1]))
+    assert back.num_threads == 1
+    _assert_same(back, objs[1])
+    with pytest.raises(ValueError, match="num_threads"):
+        BinaryCurves(num_threads=-1)
+    with pytest.raises(TypeError, match="num_threads"):
+        BinaryCurves(num_threads=True)

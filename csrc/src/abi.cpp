@@ -477,16 +477,13 @@ int32_t curves_binary_fused(const T* target, const float* scores, int64_t n,
     saved_hist.assign(hist, hist + 2 * nbins);
     saved_psum.assign(psum, psum + nbins);
   }
-  std::vector<std::vector<int64_t>> part_hist(nt > 1 ? nt - 1 : 0);
-  std::vector<std::vector<double>> part_psum(nt > 1 ? nt - 1 : 0);
+  // (allocated before any thread counts: nothing below throws once the state is written)
+  std::vector<std::vector<int64_t>> part_hist(nt - 1, std::vector<int64_t>(2 * nbins, 0));
+  std::vector<std::vector<double>> part_psum(nt - 1, std::vector<double>(nbins, 0.0));
   std::vector<cv::FusedSums> part(nt);
   parallel_run(nt, [&](int i) {
     int64_t b, e;
     chunk_bounds(n, nt, i, &b, &e);
-    if (i > 0) {  // first touched by the thread that counts into them
-      part_hist[i - 1].assign(2 * nbins, 0);
-      part_psum[i - 1].assign(nbins, 0.0);
-    }
     const int64_t r = cv::fused_binary_f32(target + b, scores + b, e - b, L, D, eps,
                                            i == 0 ? hist : part_hist[i - 1].data(),
                                            i == 0 ? psum : part_psum[i - 1].data(), &part[i],
@@ -509,7 +506,6 @@ int32_t curves_binary_fused(const T* target, const float* scores, int64_t n,
   return TM_OK;
 }
 #endif
-
 
 template <class T, class F, class H>
 int32_t curves_binary(const T* target, const F* scores, const double* weight, int64_t n,
