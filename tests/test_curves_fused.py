@@ -100,6 +100,35 @@ def test_fused_brier_and_log_loss_equal_sklearn():
     np.testing.assert_allclose(c.log_loss(), ll, rtol=1e-12)
 
 
+@pytest.mark.parametrize("order", ["sorted", "constant", "runs_in_some_blocks", "few_values"])
+@pytest.mark.parametrize("n", [3 * BLOCK + 5, FUSED_MIN + 5])
+def test_runs_of_one_bin_equal_reference_and_scalar_kernel(order, n):
+    # sorted or constant scores: blocks made of runs of one bin are added run by run
+    rng = np.random.default_rng(17)
+    t, s = _labels(rng, n, np.int8), _scores(rng, n, DEFAULT_LAYOUT)
+    if order == "sorted":
+        s.sort()
+    elif order == "constant":
+        s[:] = np.float32(0.7)
+    elif order == "runs_in_some_blocks":
+        s[(np.arange(n) // 700) % 2 == 1] = np.float32(0.3)
+    else:
+        s = rng.choice(np.float32([0.1, 0.5, 0.9]), n)
+    ours, ref = BinaryCurves(backend="native"), BinaryCurves(backend="numpy")
+    ours.update(t, s)
+    ref.update(t, s)
+    _assert_same(ours, ref)
+    level = _native.function("tm_simd_level")()
+    try:
+        assert _set_simd(0) == 0
+        scalar = BinaryCurves(backend="native")
+        scalar.update(t, s)
+    finally:
+        _set_simd(level)
+    np.testing.assert_array_equal(ours.hist, scalar.hist)
+    np.testing.assert_array_equal(ours.psum, scalar.psum)  # same additions, same order
+
+
 def _bad(kind, t, s, row):
     if kind == "target2":
         t[row] = 2

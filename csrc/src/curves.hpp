@@ -426,10 +426,38 @@ __attribute__((target("avx2"))) int64_t fused_binary_f32(const T* target, const 
                                    false, kind);
     }
     block_losses(t, s, len, eps, &acc);
-    for (int64_t r = 0; r < len; ++r) {
-      const int32_t b = bins[r];
-      hist[2 * b + static_cast<uint8_t>(t[r])] += 1;
-      psum[b] += static_cast<double>(s[r]);
+    // runs of one bin (sorted or constant scores), judged from 32 pairs of neighbours
+    int repeats = 0;
+    if (len >= 64)
+      for (int64_t r = 1; r < len; r += len / 32) repeats += bins[r] == bins[r - 1];
+    if (repeats < 16) {
+      for (int64_t r = 0; r < len; ++r) {
+        const int32_t b = bins[r];
+        hist[2 * b + static_cast<uint8_t>(t[r])] += 1;
+        psum[b] += static_cast<double>(s[r]);
+      }
+    } else {  // mostly runs of one bin (sorted or constant scores): add each run in registers,
+              // psum in the same order, instead of waiting on the previous row's store
+      int32_t cur = bins[0];
+      int64_t rows = 0, pos = 0;
+      double ps = psum[cur];
+      for (int64_t r = 0; r < len; ++r) {
+        const int32_t b = bins[r];
+        if (b != cur) {
+          hist[2 * cur] += rows - pos;
+          hist[2 * cur + 1] += pos;
+          psum[cur] = ps;
+          cur = b;
+          rows = pos = 0;
+          ps = psum[cur];
+        }
+        ++rows;
+        pos += static_cast<uint8_t>(t[r]);
+        ps += static_cast<double>(s[r]);
+      }
+      hist[2 * cur] += rows - pos;
+      hist[2 * cur + 1] += pos;
+      psum[cur] = ps;
     }
   }
   alignas(32) double br[4], pr[4];
