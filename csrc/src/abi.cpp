@@ -384,6 +384,8 @@ TM_DEF_DRIFT_HIST(f64, double)
 // ==== end drift histograms ========================================================================
 
 // ---- BEGIN curves block (streaming ROC / PR / calibration histograms, curves.hpp) -----------
+#include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "curves.hpp"
@@ -410,6 +412,101 @@ bool curves_layout_ok(const int64_t* layout, int64_t nbins, tallyml::curves::Lay
   return true;
 }
 
+// The error of the first bad row (kind from the screen), as the contract words it.
+template <class T, class F>
+int32_t curves_report_bad(const T* target, const F* scores, const double* weight, int64_t row,
+                          int32_t kind) {
+  namespace cv = tallyml::curves;
+  if (kind == cv::kBadTarget) {
+    report_label("target", row, -1, static_cast<int64_t>(target[row]), 2);
+  } else if (kind == cv::kBadScore) {
+    report_score("preds", row, -1, static_cast<double>(scores[row]));
+  } else if (kind == cv::kScoreRange) {
+    char v[40];
+    py_float_repr(static_cast<double>(scores[row]), v, sizeof v);
+    set_error("preds[%lld] = %s is outside [0, 1] (pass logits=True for unbounded scores)",
+              static_cast<long long>(row), v);
+  } else {
+    report_weight(row, weight[row]);
+  }
+  return TM_ERR_VALUE;
+}
+
+#ifdef TM_CURVES_FUSED
+// The fused path screens each block right before counting it (one read of the batch) from
+// kFusedMinRows rows and kFusedRowsPerBin rows per bin: there, saving the state (put back when a
+// later block fails) costs less than a separate screening pass, whose second read of the batch
+// misses L2 (measured, docs/curves.md). Smaller batches are screened first.
+constexpr int64_t kFusedMinRows = int64_t{1} << 16;
+constexpr int64_t kFusedRowsPerBin = 16;
+
+// The fused path (curves.hpp): float32 probabilities, 1-byte labels, dyadic bins, unweighted.
+template <class T>
+int32_t curves_binary_fused(const T* target, const float* scores, int64_t n,
+                            const tallyml::curves::Layout& L,
+                            const tallyml::curves::F32Dyadic& D, double eps, int64_t* hist,
+                            double* psum, double* sums, int64_t nbins, int32_t num_threads) {
+  namespace cv = tallyml::curves;
+  const int nt = resolve_threads(num_threads, n, 1);
+  const bool fused = n >= kFusedMinRows && n / kFusedRowsPerBin >= nbins;
+  std::vector<int64_t> bad(nt, -1);
+  std::vector<int32_t> kinds(nt, cv::kOk);
+  auto first_bad = [&]() {
+    for (int i = 0; i < nt; ++i)
+      if (bad[i] >= 0)
+        return curves_report_bad(target, scores, static_cast<const double*>(nullptr), bad[i],
+                                 kinds[i]);
+    return int32_t(TM_OK);
+  };
+  if (!fused) {
+    parallel_run(nt, [&](int i) {
+      int64_t b, e;
+      chunk_bounds(n, nt, i, &b, &e);
+      const int64_t r = cv::screen_binary(target + b, scores + b,
+                                          static_cast<const double*>(nullptr), e - b, false, 0,
+                                          false, &kinds[i]);
+      if (r >= 0) bad[i] = r + b;
+    });
+    if (const int32_t rc = first_bad()) return rc;
+  }
+  // Thread 0 counts into the state (saved first on the fused path), the others into partial
+  // counts added at the end.
+  std::vector<int64_t> saved_hist;
+  std::vector<double> saved_psum;
+  if (fused) {
+    saved_hist.assign(hist, hist + 2 * nbins);
+    saved_psum.assign(psum, psum + nbins);
+  }
+  // (allocated before any thread counts: nothing below throws once the state is written)
+  std::vector<std::vector<int64_t>> part_hist(nt - 1, std::vector<int64_t>(2 * nbins, 0));
+  std::vector<std::vector<double>> part_psum(nt - 1, std::vector<double>(nbins, 0.0));
+  std::vector<cv::FusedSums> part(nt);
+  parallel_run(nt, [&](int i) {
+    int64_t b, e;
+    chunk_bounds(n, nt, i, &b, &e);
+    const int64_t r = cv::fused_binary_f32(target + b, scores + b, e - b, L, D, eps,
+                                           i == 0 ? hist : part_hist[i - 1].data(),
+                                           i == 0 ? psum : part_psum[i - 1].data(), &part[i],
+                                           &kinds[i]);
+    if (r >= 0) bad[i] = r + b;
+  });
+  if (const int32_t rc = first_bad()) {  // only on the fused path: put the state back
+    std::copy(saved_hist.begin(), saved_hist.end(), hist);
+    std::copy(saved_psum.begin(), saved_psum.end(), psum);
+    return rc;
+  }
+  for (int i = 0; i < nt; ++i) {
+    if (i > 0) {
+      for (int64_t j = 0; j < 2 * nbins; ++j) hist[j] += part_hist[i - 1][j];
+      for (int64_t j = 0; j < nbins; ++j) psum[j] += part_psum[i - 1][j];
+    }
+    sums[0] += part[i].brier;
+    sums[1] += part[i].logloss;
+  }
+  return TM_OK;
+}
+#endif
+
 template <class T, class F, class H>
 int32_t curves_binary(const T* target, const F* scores, const double* weight, int64_t n,
                       int32_t has_ignore, int64_t ignore_index, const int64_t* layout,
@@ -421,6 +518,16 @@ int32_t curves_binary(const T* target, const F* scores, const double* weight, in
     return TM_ERR_ARGUMENT;
   cv::Layout L;
   if (!curves_layout_ok(layout, nbins, &L)) return TM_ERR_ARGUMENT;
+#ifdef TM_CURVES_FUSED
+  if constexpr (sizeof(T) == 1 && std::is_same_v<F, float> && std::is_same_v<H, int64_t>) {
+    cv::F32Dyadic D;
+    // eps bounds the likelihood factors from below (the product chains renormalise every 16)
+    if (weight == nullptr && has_ignore == 0 && logits == 0 && use_avx2() &&
+        cv::f32_dyadic(L, &D) && (eps == 0.0 || eps >= 0x1p-60))
+      return curves_binary_fused(target, scores, n, L, D, eps, hist, psum, sums, nbins,
+                                 num_threads);
+  }
+#endif
   // Several threads for large batches: each validates its chunk, then thread 0 counts into the
   // state and the others into private partial histograms that are added at the end.
   const int nt = resolve_threads(num_threads, n, 1);
@@ -442,21 +549,7 @@ int32_t curves_binary(const T* target, const F* scores, const double* weight, in
       kind = kinds[i];
       break;
     }
-  if (row >= 0) {
-    if (kind == cv::kBadTarget) {
-      report_label("target", row, -1, static_cast<int64_t>(target[row]), 2);
-    } else if (kind == cv::kBadScore) {
-      report_score("preds", row, -1, static_cast<double>(scores[row]));
-    } else if (kind == cv::kScoreRange) {
-      char v[40];
-      py_float_repr(static_cast<double>(scores[row]), v, sizeof v);
-      set_error("preds[%lld] = %s is outside [0, 1] (pass logits=True for unbounded scores)",
-                static_cast<long long>(row), v);
-    } else {
-      report_weight(row, weight[row]);
-    }
-    return TM_ERR_VALUE;
-  }
+  if (row >= 0) return curves_report_bad(target, scores, weight, row, kind);
   if (nt == 1) {
     cv::count_binary(target, scores, weight, n, has_ignore != 0, ignore_index, L, logits != 0,
                      eps, hist, psum, sums);

@@ -15,6 +15,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
 namespace tallyml {
 namespace curves {
 
@@ -256,6 +260,220 @@ void count_binary_impl(const T* target, const S* scores, const double* weight, i
     ll = -(std::log(prod) + static_cast<double>(expo) * std::log(2.0));
   sums[1] += ll;
 }
+
+// ---- fused fast path: float32 probabilities, 1-byte labels, dyadic bins, unweighted --------------
+// Measured (docs/curves.md): the scalar loop above spends most of its time on a mispredicted
+// `x < 0.5` select, and the screening pass before it is a second read of the batch. The fused
+// path works block by block: one SIMD pass screens the block and computes its bin indices, a
+// second one the Brier and log-loss chains (both branch-free), then a scalar pass adds each row
+// into the state (hist[bin, label] += 1, psum[bin] += score: the same additions, in the same
+// order, as the scalar loop). The screen of a block runs while the block is in L1, right before
+// it is counted; a batch whose later block fails has counted the earlier blocks, so the caller
+// restores the state it saved (abi.cpp) or screens the batch first.
+//
+// Float32 bins: with 2**-E a normal float32 and m <= 16, the dyadic key of a float32 score read
+// off its own 32-bit pattern differs from the float64 key by a constant, and 1 - x is exact in
+// float32 for x in [0.5, 1] (Sterbenz), so the bins equal dyadic_bin() of the float64 value.
+
+struct F32Dyadic {
+  int32_t m;     // log2 bins per octave
+  int32_t e;     // octaves E: the regular bins start at 2**-E
+  int64_t half;  // bins below 0.5
+};
+
+// The float32 form of a dyadic layout, when the float32 bin equals the float64 bin (see above).
+inline bool f32_dyadic(const Layout& L, F32Dyadic* out) {
+  if (L.kind != 0 || L.a < 0 || L.a > 16 || L.shift != 52 - L.a) return false;
+  const int64_t m = L.a;
+  if (L.base <= 0 || (L.base & ((int64_t{1} << m) - 1)) != 0) return false;
+  const int64_t e = 1023 - (L.base >> m);
+  if (e < 1 || e > 125 || L.half != ((e - 1) << m) + 1) return false;
+  *out = {static_cast<int32_t>(m), static_cast<int32_t>(e), L.half};
+  return true;
+}
+
+// Running sums of the fused pass: Brier sum and log loss (-log of the likelihood).
+struct FusedSums {
+  double brier = 0.0, logloss = 0.0;
+};
+
+#if defined(__x86_64__) || defined(__i386__)
+#define TM_CURVES_FUSED 1
+
+// Brier and log-loss chains of the fused pass: per lane sums of (t - p)^2 and products of the
+// clipped likelihoods, renormalised by their exponent (expo) every 16 factors.
+struct LossLanes {
+  __m256d brier, prod;
+  __m256i expo;
+  int since;
+};
+
+// Screen and bin index of the 8-row groups of one block; returns whether a row failed the
+// screen. (Not inlined, like block_losses: each loop keeps its constants and chains in
+// registers.)
+template <class T>
+__attribute__((target("avx2"), noinline)) bool block_bins(const T* t, const float* s,
+                                                          int64_t len, const F32Dyadic& D,
+                                                          int32_t* bins) {
+  const __m128i sh = _mm_cvtsi32_si128(23 - D.m);
+  const __m256i base1 = _mm256_set1_epi32(((127 - D.e) << D.m) - 1);
+  const __m256i zero = _mm256_setzero_si256(), ones = _mm256_set1_epi32(1);
+  const __m256i top = _mm256_set1_epi32(static_cast<int32_t>(2 * D.half - 1));
+  const __m256 onef = _mm256_set1_ps(1.0f), halff = _mm256_set1_ps(0.5f);
+  __m256i bad = zero;
+  __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+  for (int64_t i = 0; i + 8 <= len; i += 8) {
+    const __m256 x = _mm256_loadu_ps(s + i);
+    const __m128i t8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(t + i));
+    // a label byte above 1 (negative int8 included), a score outside [0, 1] or NaN
+    bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(_mm256_cvtepu8_epi32(t8), ones));
+    ok = _mm256_and_ps(ok, _mm256_and_ps(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ),
+                                         _mm256_cmp_ps(x, onef, _CMP_LE_OQ)));
+    // lower half from x's bits (-0.0 shifts to a negative key: bin 0), upper half mirrored
+    const __m256i xi = _mm256_castps_si256(x);
+    const __m256i k = _mm256_max_epi32(_mm256_sub_epi32(_mm256_sra_epi32(xi, sh), base1), zero);
+    const __m256i yi = _mm256_castps_si256(_mm256_sub_ps(onef, x));
+    const __m256i j = _mm256_max_epi32(
+        _mm256_sub_epi32(_mm256_sra_epi32(_mm256_sub_epi32(yi, ones), sh), base1), zero);
+    const __m256i up = _mm256_sub_epi32(_mm256_sub_epi32(top, j), _mm256_cmpeq_epi32(yi, zero));
+    const __m256i low = _mm256_castps_si256(_mm256_cmp_ps(x, halff, _CMP_LT_OQ));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(bins + i), _mm256_blendv_epi8(up, k, low));
+  }
+  bad = _mm256_or_si256(bad, _mm256_xor_si256(_mm256_castps_si256(ok), _mm256_set1_epi32(-1)));
+  return !_mm256_testz_si256(bad, bad);
+}
+
+// Brier and log-loss chains over the 8-row groups of a valid block.
+template <class T>
+__attribute__((target("avx2"), noinline)) void block_losses(const T* t, const float* s,
+                                                            int64_t len, double eps,
+                                                            LossLanes* acc) {
+  const __m256d oned = _mm256_set1_pd(1.0), zerod = _mm256_setzero_pd();
+  const __m256d lo_clip = _mm256_set1_pd(eps), hi_clip = _mm256_set1_pd(1.0 - eps);
+  __m256d brier = acc->brier, prod = acc->prod;
+  __m256i expo = acc->expo;
+  int since = acc->since;
+  for (int64_t i = 0; i + 8 <= len; i += 8) {
+    const __m256 x = _mm256_loadu_ps(s + i);
+    const __m256i t32 = _mm256_cvtepu8_epi32(
+        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(t + i)));
+    const __m256d p0 = _mm256_cvtps_pd(_mm256_castps256_ps128(x));
+    const __m256d p1 = _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1));
+    const __m256d td0 = _mm256_cvtepi32_pd(_mm256_castsi256_si128(t32));
+    const __m256d td1 = _mm256_cvtepi32_pd(_mm256_extracti128_si256(t32, 1));
+    const __m256d d0 = _mm256_sub_pd(td0, p0), d1 = _mm256_sub_pd(td1, p1);
+    // one chain per sum: an 8-row iteration is longer than an add or a multiply
+    brier = _mm256_add_pd(brier, _mm256_add_pd(_mm256_mul_pd(d0, d0), _mm256_mul_pd(d1, d1)));
+    const __m256d q0 = _mm256_blendv_pd(_mm256_sub_pd(oned, p0), p0,
+                                        _mm256_cmp_pd(td0, zerod, _CMP_NEQ_OQ));
+    const __m256d q1 = _mm256_blendv_pd(_mm256_sub_pd(oned, p1), p1,
+                                        _mm256_cmp_pd(td1, zerod, _CMP_NEQ_OQ));
+    prod = _mm256_mul_pd(prod, _mm256_mul_pd(_mm256_min_pd(_mm256_max_pd(q0, lo_clip), hi_clip),
+                                             _mm256_min_pd(_mm256_max_pd(q1, lo_clip), hi_clip)));
+    if (++since == 8) {  // 16 factors >= eps per lane: far from underflow
+      since = 0;
+      const __m256i expmask = _mm256_set1_epi64x(int64_t{0x7FF} << 52);
+      const __m256i bits = _mm256_castpd_si256(prod);
+      expo = _mm256_add_epi64(expo, _mm256_sub_epi64(
+          _mm256_srli_epi64(_mm256_and_si256(bits, expmask), 52), _mm256_set1_epi64x(1023)));
+      prod = _mm256_castsi256_pd(_mm256_or_si256(_mm256_andnot_si256(expmask, bits),
+                                                 _mm256_set1_epi64x(int64_t{1023} << 52)));
+    }
+  }
+  acc->brier = brier;
+  acc->prod = prod;
+  acc->expo = expo;
+  acc->since = since;
+}
+
+// One fused pass over rows [0, n) of a batch with 1-byte labels and float32 probabilities, block
+// by block: screen + bins, losses, counts into hist / psum. Returns -1 when every row is valid
+// (Brier and log loss then added to *out), else the first bad row (kind in *kind): then the
+// blocks before it are in hist / psum and nothing is in *out.
+template <class T>
+__attribute__((target("avx2"))) int64_t fused_binary_f32(const T* target, const float* scores,
+                                                         int64_t n, const Layout& L,
+                                                         const F32Dyadic& D, double eps,
+                                                         int64_t* hist, double* psum,
+                                                         FusedSums* out, int32_t* kind) {
+  static_assert(sizeof(T) == 1, "1-byte labels");
+  constexpr int64_t kB = 512;  // rows per block: the block and its bins stay in L1
+  alignas(32) int32_t bins[kB];
+  LossLanes acc;
+  acc.brier = _mm256_setzero_pd();
+  acc.prod = _mm256_set1_pd(1.0);
+  acc.expo = _mm256_setzero_si256();
+  acc.since = 0;
+  double brier_t = 0.0, prod_t = 1.0;  // the batch's last rows (< 8), one at a time
+  for (int64_t b0 = 0; b0 < n; b0 += kB) {
+    const int64_t len = n - b0 < kB ? n - b0 : kB;
+    const T* t = target + b0;
+    const float* s = scores + b0;
+    bool bad = block_bins(t, s, len, D, bins);
+    for (int64_t i = len & ~int64_t{7}; i < len && !bad; ++i) {
+      const int64_t tv = static_cast<uint8_t>(t[i]);
+      const float x = s[i];
+      bad = tv > 1 || !(x >= 0.0f && x <= 1.0f);
+      if (bad) break;
+      const double p = static_cast<double>(x);
+      bins[i] = static_cast<int32_t>(dyadic_bin(p, L));
+      const double d = static_cast<double>(tv) - p;
+      brier_t += d * d;
+      prod_t *= clip(tv ? p : 1.0 - p, eps);
+    }
+    if (bad) {  // a flagged block always holds a bad row
+      return b0 + first_bad_binary(t, s, static_cast<const double*>(nullptr), len, false, 0,
+                                   false, kind);
+    }
+    block_losses(t, s, len, eps, &acc);
+    // runs of one bin (sorted or constant scores), judged from 32 pairs of neighbours
+    int repeats = 0;
+    if (len >= 64)
+      for (int64_t r = 1; r < len; r += len / 32) repeats += bins[r] == bins[r - 1];
+    if (repeats < 16) {
+      for (int64_t r = 0; r < len; ++r) {
+        const int32_t b = bins[r];
+        hist[2 * b + static_cast<uint8_t>(t[r])] += 1;
+        psum[b] += static_cast<double>(s[r]);
+      }
+    } else {  // mostly runs of one bin (sorted or constant scores): add each run in registers,
+              // psum in the same order, instead of waiting on the previous row's store
+      int32_t cur = bins[0];
+      int64_t rows = 0, pos = 0;
+      double ps = psum[cur];
+      for (int64_t r = 0; r < len; ++r) {
+        const int32_t b = bins[r];
+        if (b != cur) {
+          hist[2 * cur] += rows - pos;
+          hist[2 * cur + 1] += pos;
+          psum[cur] = ps;
+          cur = b;
+          rows = pos = 0;
+          ps = psum[cur];
+        }
+        ++rows;
+        pos += static_cast<uint8_t>(t[r]);
+        ps += static_cast<double>(s[r]);
+      }
+      hist[2 * cur] += rows - pos;
+      hist[2 * cur + 1] += pos;
+      psum[cur] = ps;
+    }
+  }
+  alignas(32) double br[4], pr[4];
+  alignas(32) int64_t ex[4];
+  _mm256_store_pd(br, acc.brier);
+  _mm256_store_pd(pr, acc.prod);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(ex), acc.expo);
+  double lp = std::log(prod_t);
+  for (int k = 0; k < 4; ++k) lp += std::log(pr[k]);
+  const double e2 = static_cast<double>((ex[0] + ex[1]) + (ex[2] + ex[3]));
+  out->brier += ((br[0] + br[1]) + (br[2] + br[3])) + brier_t;
+  out->logloss += eps > 0.0 ? -(lp + e2 * std::log(2.0)) : 0.0;
+  *kind = kOk;
+  return -1;
+}
+#endif  // x86
 
 template <class T, class S, class H>
 void count_binary(const T* target, const S* scores, const double* weight, int64_t n,

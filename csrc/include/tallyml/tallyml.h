@@ -220,8 +220,11 @@ TM_DECL_DRIFT_HIST(f64, double)
 /* ---- curves (streaming ROC / PR / calibration histograms) --- BEGIN curves block ----------- */
 /**
  * tm_curves_binary_<T>_<F>[_w]: per-bin positive/negative score histogram of a binary batch.
- * The whole batch is validated first (labels in {0, 1}, finite scores, scores in [0, 1] unless
- * logits, weights); on a bad value nothing is written and TM_ERR_VALUE is returned.
+ * The batch is validated (labels in {0, 1}, finite scores, scores in [0, 1] unless logits,
+ * weights) before it is counted, or, on the fused AVX2 path (float32 probabilities, 1-byte labels,
+ * dyadic bins, unweighted, from 65536 rows and 16 rows per bin), block by block as it is counted,
+ * with hist and psum saved first and put back; either way a bad value leaves the state as it was
+ * and returns TM_ERR_VALUE naming the first bad row.
  * @param target   in, n labels in {0, 1}
  * @param scores   in, n float32/float64 probabilities (or logits when logits != 0)
  * @param weight   in, n float64 weights (``_w`` variants only)

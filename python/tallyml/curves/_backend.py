@@ -92,7 +92,8 @@ def _native_fn(target, scores, weighted):
     return fn
 
 
-def _native_binary(target, scores, weight, ignore_index, layout, logits, eps, hist, psum, sums):
+def _native_binary(target, scores, weight, ignore_index, layout, logits, eps, hist, psum, sums,
+                   num_threads=0):
     from .. import _native
 
     n = target.shape[0]
@@ -106,19 +107,21 @@ def _native_binary(target, scores, weight, ignore_index, layout, logits, eps, hi
     has, ii = (0, 0) if ignore_index is None else (1, int(ignore_index))
     if weight is None:
         rc = fn(addr(target), addr(scores), n, has, ii, addr(lay), logits, eps, addr(hist),
-                addr(psum), addr(sums), hist.shape[0], 0)
+                addr(psum), addr(sums), hist.shape[0], num_threads)
     else:
         rc = fn(addr(target), addr(scores), addr(weight), n, has, ii, addr(lay), logits, eps,
-                addr(hist), addr(psum), addr(sums), hist.shape[0], 0)
+                addr(hist), addr(psum), addr(sums), hist.shape[0], num_threads)
     if rc:
         _native.raise_for(rc)
 
 
 def count_binary(backend, target, scores, weight, ignore_index, layout, logits, eps, hist,
-                 psum, sums):
+                 psum, sums, num_threads=0):
+    """num_threads: threads the C++ core may use (0: its own choice); the other backends run on
+    the calling thread."""
     if backend == "native":
         return _native_binary(target, scores, weight, ignore_index, layout, logits, eps, hist,
-                              psum, sums)
+                              psum, sums, num_threads)
     ii, has = _ign(ignore_index)
     if backend == "numpy":
         kernels("numpy").count_binary(target, scores, weight, ii, has, layout, logits, eps,

@@ -80,7 +80,7 @@ class CurveState(_MetricsBase):
     _DEVICE_ATTRS = ()
     _CONFIG = ("layout", "logits", "ignore_index")
 
-    def __init__(self, num_bins, layout, logits, ignore_index, backend):
+    def __init__(self, num_bins, layout, logits, ignore_index, backend, num_threads=0):
         if not isinstance(logits, (bool, np.bool_)):
             raise TypeError(f"logits must be a bool; got {type(logits).__name__}")
         if ignore_index is not None and (isinstance(ignore_index, bool)
@@ -90,7 +90,7 @@ class CurveState(_MetricsBase):
         self._num_bins_arg = num_bins
         self._logits = bool(logits)
         self._ignore_index = None if ignore_index is None else int(ignore_index)
-        self._setup("warn", True, resolve_backend(backend))
+        self._setup("warn", True, resolve_backend(backend), num_threads)
         self._backend_request = backend
 
     # ------------------------------------------------------------------ state

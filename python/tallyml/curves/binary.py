@@ -25,6 +25,9 @@ class BinaryCurves(CurveState):
     logits : scores are logits (any real) instead of probabilities in [0, 1].
     ignore_index : samples whose target equals it are dropped.
     backend : "auto", "native", "numba" or "numpy".
+    num_threads : int >= 0
+        Threads the C++ core may use for one large batch (0: decided by batch size and
+        TALLYML_NUM_THREADS; 1: the calling thread only). Results do not depend on it.
 
     ``update(target, preds, sample_weight=None)``: target (N,) 0/1 labels, preds (N,) float.
     """
@@ -32,9 +35,9 @@ class BinaryCurves(CurveState):
     _KIND = "binary_curves"
 
     def __init__(self, num_bins=None, *, layout="dyadic", logits=False, ignore_index=None,
-                 backend="auto"):
+                 backend="auto", num_threads=0):
         self._hist_shape = None
-        super_args = (num_bins, layout, logits, ignore_index, backend)
+        super_args = (num_bins, layout, logits, ignore_index, backend, num_threads)
         from ._layout import make_layout
 
         nb = make_layout(num_bins, layout).num_bins
@@ -56,11 +59,13 @@ class BinaryCurves(CurveState):
 
     def _init_args(self):
         return {"num_bins": self._num_bins_arg, "layout": self.layout, "logits": self.logits,
-                "ignore_index": self.ignore_index, "backend": self._backend_request}
+                "ignore_index": self.ignore_index, "backend": self._backend_request,
+                "num_threads": self._nt}
 
     def _count_batch(self, t, s, w):
         kb.count_binary(self._backend_name, t, s, w, self.ignore_index, self._layout,
-                        self.logits, self._eps(s), self.hist, self.psum, self.sums)
+                        self.logits, self._eps(s), self.hist, self.psum, self.sums,
+                        num_threads=self._nt)
 
     # ------------------------------------------------------------------ counts
     def _counts(self):
