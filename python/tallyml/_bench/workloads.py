@@ -333,7 +333,7 @@ def _curves_data(n, seed):
 def _curves_tallyml(d, num_threads, backend="auto"):
     from tallyml.curves import BinaryCurves
 
-    c = BinaryCurves(backend=backend)
+    c = BinaryCurves(backend=backend, num_threads=num_threads)
     c.update(d["target"], d["scores"])
     return c.hist
 
