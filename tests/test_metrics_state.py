@@ -270,3 +270,25 @@ def test_scalar_path_threads_lose_no_counts_across_flushes():
     expected = skm.confusion_matrix(t, (np.array(s) >= 0.4).astype(int), labels=[0, 1])
     np.testing.assert_array_equal(bm.confusion_matrix(), expected * n_threads * rounds)
     assert bm.count == n_threads * rounds * len(t)
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass"])
+def test_seen_mask_does_not_depend_on_the_counting_path(kind):
+    # the second batch is unweighted: an object already weighted counts it through the float64
+    # path (which marks its labels seen), a fresh one through the int64 path (which leaves the
+    # mask alone); merged, the two must give the one stream's state_dict
+    if kind == "binary":
+        t1, p1, w1 = np.array([0, 0]), np.array([0, 0]), np.array([1.0, 2.0])
+        t2, p2 = np.array([1, 0]), np.array([1, 1])
+    else:
+        t1, p1, w1 = np.array([0, 1, 2]), np.array([1, 2, 0]), np.array([1.0, 0.0, 2.0])
+        t2, p2 = np.array([3, 0]), np.array([3, 1])
+    new = BinaryMetrics if kind == "binary" else (lambda: MulticlassMetrics(4))
+    whole = new()
+    whole.update(t1, p1, sample_weight=w1)
+    whole.update(t2, p2)
+    a, b = new(), new()
+    a.update(t1, p1, sample_weight=w1)
+    b.update(t2, p2)
+    _assert_same_state(a + b, whole)
+    _assert_same_state(b + a, whole)

@@ -390,9 +390,15 @@ class _MetricsBase:
     def _init_args(self) -> dict:
         raise NotImplementedError
 
+    def _canonical_arrays(self, arrays) -> dict:
+        """``arrays`` (copies) in the one form state_dict shows for a given stream, whatever
+        paths counted it; the values read the same from either form."""
+        return arrays
+
     def state_dict(self) -> dict:
         """The counts as plain numpy arrays (copies) plus what identifies them."""
         arrays, count = self._snapshot()
+        arrays = self._canonical_arrays(arrays)
         out = {"kind": self._KIND, "version": _STATE_VERSION, "config": self._config(), "count": count}
         out.update({a.lstrip("_"): v for a, v in arrays.items()})
         return out

@@ -26,6 +26,13 @@ _NORMALIZE = (None, "true", "pred", "all")
 _KAPPA_WEIGHTS = (None, "linear", "quadratic")
 
 
+def seen_labels(arrays) -> np.ndarray:
+    """Labels seen so far (bool mask): in the counts, or recorded by the seen mask (labels of
+    zero-weight samples leave no count)."""
+    cm = arrays["_state"]
+    return (arrays["_seen"] != 0) | (cm.sum(axis=0) != 0) | (cm.sum(axis=1) != 0)
+
+
 class _ConfusionMetrics(_MetricsBase):
     """Values from ``self._state`` (K, K) and ``self._seen`` (K,) uint8."""
 
@@ -41,9 +48,14 @@ class _ConfusionMetrics(_MetricsBase):
         """(cm, seen_mask, count) snapshot; raises on an empty stream."""
         arrays, count = self._snapshot()
         self._check_empty(count)
-        cm = arrays["_state"]
-        seen = (arrays["_seen"] != 0) | (cm.sum(axis=0) != 0) | (cm.sum(axis=1) != 0)
-        return cm, seen, count
+        return arrays["_state"], seen_labels(arrays), count
+
+    def _canonical_arrays(self, arrays):
+        # the seen mask as the values read it: the unweighted paths leave it alone (labels show
+        # in the counts), the weighted ones set it, so one stream counted along other paths
+        # (merged halves, an int64 part before a float64 one) gives the same state_dict
+        arrays["_seen"] = seen_labels(arrays).astype(np.uint8)
+        return arrays
 
     def _label_idx(self, seen, use_all):
         return np.arange(seen.shape[0]) if use_all else np.flatnonzero(seen)

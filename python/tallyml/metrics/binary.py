@@ -127,7 +127,11 @@ class BinaryMetrics(_ConfusionMetrics):
                 and target.ndim == 1 == preds.ndim):
             n = len(target)
             if n == len(preds) and n <= _HOT_ROWS:
-                with self._lock:
+                # acquire/release, not `with`: the context-manager protocol costs ~0.15 us
+                # more, a tenth of a hot call
+                lock = self._lock
+                lock.acquire()
+                try:
                     if not self._float and not self._on_device:
                         if self._ring is None:
                             c = self._hot_ep(target, preds, self._cut, self._has_ign,
@@ -144,6 +148,8 @@ class BinaryMetrics(_ConfusionMetrics):
                                 self._wroom -= n if self._wrows else 1
                                 self._wcur._count += c
                                 return
+                finally:
+                    lock.release()
                 if self._ring is not None:  # a window's front: a new bucket, or an error
                     return self._ring_slow(target, preds, sample_weight)
         if (sample_weight is None and type(target) is _ndarray and type(preds) is _ndarray
