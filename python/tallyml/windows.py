@@ -151,25 +151,26 @@ def _fast_protocol(template):
     return arrays, template._SEEN_ATTR
 
 
-def _clear_in_place(obj, arrays):
+def _clear_in_place(obj, arrays, int_arrays):
     """Empty a bucket: zero its arrays where they are (no allocation), or ``reset()`` it when
-    they differ from a fresh object's (float64 after weighted updates, on a device)."""
+    they differ from a fresh object's (float64 after weighted updates, on a device).
+    ``int_arrays``: the arrays an int64 object can have touched (see ``_int_arrays``)."""
     if obj._float or obj._on_device:
         obj.reset()
         return
-    for a in arrays:
+    for a in int_arrays:
         v = getattr(obj, a)
         if v is not None:
             v.fill(0)
     obj._count = 0
 
 
-def _add_in_place(dst, src, arrays, seen):
+def _add_in_place(dst, src, arrays, seen, int_arrays):
     """``dst += src`` (counts, mask, sample count); the general hook when the dtypes change."""
     if src._float > dst._float or src._on_device or dst._on_device:
         dst._add_from(src)
         return
-    for a in arrays:
+    for a in (arrays if src._float else int_arrays):
         s = getattr(src, a)
         if s is not None:
             d = getattr(dst, a)
@@ -179,6 +180,17 @@ def _add_in_place(dst, src, arrays, seen):
             else:
                 d += s
     dst._count += src._count
+
+
+def _int_arrays(template, arrays, seen):
+    """The arrays an object with int64 counts can have written: all but the seen mask where the
+    class keeps it zero until a weighted update makes the counts float64
+    (``_SEEN_ONLY_WEIGHTED``). A bucket change then adds and zeroes one small array fewer, and
+    each of those numpy calls is microseconds here (more when the code is cold, as a bucket
+    change, once every many updates, is)."""
+    if getattr(type(template), "_SEEN_ONLY_WEIGHTED", False):
+        return tuple(a for a in arrays if a != seen)
+    return arrays
 
 
 # ---------------------------------------------------------------- Windowed
@@ -257,8 +269,9 @@ class Windowed:
         else:
             arrays, seen = fast
             self._arrays = arrays
-            self._clear = functools.partial(_clear_in_place, arrays=arrays)
-            self._add = functools.partial(_add_in_place, arrays=arrays, seen=seen)
+            ints = _int_arrays(self._template, arrays, seen)
+            self._clear = functools.partial(_clear_in_place, arrays=arrays, int_arrays=ints)
+            self._add = functools.partial(_add_in_place, arrays=arrays, seen=seen, int_arrays=ints)
             if self._template._ring_capable():
                 front = _empty_like(self._template)
                 front._ring = self
@@ -741,7 +754,7 @@ class Decayed:
                     scratch.update(*args, **kwargs)  # counts all or nothing
                     arrays, seen = self._fast
                     _add_scaled(self._acc, scratch, scale, arrays, seen)
-                    _clear_in_place(scratch, arrays)
+                    _clear_in_place(scratch, arrays, arrays)
                     return
                 w = np.full(n, scale)
             if user_w is not None:

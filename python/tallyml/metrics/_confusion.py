@@ -38,6 +38,9 @@ class _ConfusionMetrics(_MetricsBase):
 
     _COUNT_ATTRS = ("_state",)
     _SEEN_ATTR = "_seen"
+    #: the update paths write the seen mask only with float64 counts (weighted: labels of
+    #: zero-weight samples); unweighted labels show in the counts (windows.py relies on it)
+    _SEEN_ONLY_WEIGHTED = True
     #: averages accepted by precision/recall/... (subclasses with another default override the
     #: public methods to change it)
     _AVERAGES: tuple = ()
