@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
+
 import numpy as np
 
 from .. import _backends
