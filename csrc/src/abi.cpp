@@ -432,6 +432,26 @@ int32_t curves_report_bad(const T* target, const F* scores, const double* weight
   return TM_ERR_VALUE;
 }
 
+// Screens a batch on nt threads (each its chunk): the first bad row's error, or TM_OK.
+template <class T, class F>
+int32_t curves_screen(const T* target, const F* scores, const double* weight, int64_t n, int nt,
+                      int32_t has_ignore, int64_t ignore_index, int32_t logits) {
+  namespace cv = tallyml::curves;
+  std::vector<int64_t> bad(nt, -1);
+  std::vector<int32_t> kinds(nt, cv::kOk);
+  parallel_run(nt, [&](int i) {
+    int64_t b, e;
+    chunk_bounds(n, nt, i, &b, &e);
+    const int64_t r = cv::screen_binary(target + b, scores + b, weight ? weight + b : nullptr,
+                                        e - b, has_ignore != 0, ignore_index, logits != 0,
+                                        &kinds[i]);
+    if (r >= 0) bad[i] = r + b;
+  });
+  for (int i = 0; i < nt; ++i)
+    if (bad[i] >= 0) return curves_report_bad(target, scores, weight, bad[i], kinds[i]);
+  return TM_OK;
+}
+
 #ifdef TM_CURVES_FUSED
 // The fused path screens each block right before counting it (one read of the batch) from
 // kFusedMinRows rows and kFusedRowsPerBin rows per bin: there, saving the state (put back when a
@@ -459,15 +479,9 @@ int32_t curves_binary_fused(const T* target, const float* scores, int64_t n,
     return int32_t(TM_OK);
   };
   if (!fused) {
-    parallel_run(nt, [&](int i) {
-      int64_t b, e;
-      chunk_bounds(n, nt, i, &b, &e);
-      const int64_t r = cv::screen_binary(target + b, scores + b,
-                                          static_cast<const double*>(nullptr), e - b, false, 0,
-                                          false, &kinds[i]);
-      if (r >= 0) bad[i] = r + b;
-    });
-    if (const int32_t rc = first_bad()) return rc;
+    const int32_t rc = curves_screen(target, scores, static_cast<const double*>(nullptr), n, nt,
+                                     0, 0, 0);
+    if (rc) return rc;
   }
   // Thread 0 counts into the state (saved first on the fused path), the others into partial
   // counts added at the end.
@@ -531,25 +545,9 @@ int32_t curves_binary(const T* target, const F* scores, const double* weight, in
   // Several threads for large batches: each validates its chunk, then thread 0 counts into the
   // state and the others into private partial histograms that are added at the end.
   const int nt = resolve_threads(num_threads, n, 1);
-  std::vector<int64_t> bad(nt, -1);
-  std::vector<int32_t> kinds(nt, cv::kOk);
-  parallel_run(nt, [&](int i) {
-    int64_t b, e;
-    chunk_bounds(n, nt, i, &b, &e);
-    const int64_t r = cv::screen_binary(target + b, scores + b, weight ? weight + b : nullptr,
-                                           e - b, has_ignore != 0, ignore_index, logits != 0,
-                                           &kinds[i]);
-    if (r >= 0) bad[i] = r + b;
-  });
-  int64_t row = -1;
-  int32_t kind = cv::kOk;
-  for (int i = 0; i < nt; ++i)
-    if (bad[i] >= 0) {
-      row = bad[i];
-      kind = kinds[i];
-      break;
-    }
-  if (row >= 0) return curves_report_bad(target, scores, weight, row, kind);
+  if (const int32_t rc = curves_screen(target, scores, weight, n, nt, has_ignore, ignore_index,
+                                       logits))
+    return rc;
   if (nt == 1) {
     cv::count_binary(target, scores, weight, n, has_ignore != 0, ignore_index, L, logits != 0,
                      eps, hist, psum, sums);
