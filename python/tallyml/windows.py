@@ -40,7 +40,6 @@ and added scaled, which equals the weighted count up to one rounding per cell.
 from __future__ import annotations
 
 import copy
-import functools
 import inspect
 import math
 import re
@@ -49,6 +48,7 @@ import time
 
 import numpy as np
 
+from ._backends import hot as _hot
 from .metrics._base import _MetricsBase
 
 __all__ = ["Windowed", "Decayed"]
@@ -56,6 +56,7 @@ __all__ = ["Windowed", "Decayed"]
 _DEFAULT_BUCKETS = 10
 _RESCALE_EXPONENT = 64.0  # stored weights stay below 2**64 times the newest weight's scale
 _ROW_IN_MESSAGE = re.compile(r"^(\w+)\[(\d+)")
+_I64 = np.dtype(np.int64)
 _NO_LIMIT = 1 << 62  # a front's room where time, not a count, closes buckets
 
 
@@ -270,8 +271,13 @@ class Windowed:
             arrays, seen = fast
             self._arrays = arrays
             ints = _int_arrays(self._template, arrays, seen)
-            self._clear = functools.partial(_clear_in_place, arrays=arrays, int_arrays=ints)
-            self._add = functools.partial(_add_in_place, arrays=arrays, seen=seen, int_arrays=ints)
+            # a bucket change of int64 buckets whose only written array is the state: one
+            # compiled call (``_roll``) instead of two numpy calls and their wrappers
+            self._roll_state = ints == ("_state",)
+            # closures, not functools.partial with keywords: that costs ~0.6 us a call here,
+            # and a bucket change makes three of these calls
+            self._clear = lambda obj: _clear_in_place(obj, arrays, ints)
+            self._add = lambda dst, src: _add_in_place(dst, src, arrays, seen, ints)
             if self._template._ring_capable():
                 front = _empty_like(self._template)
                 front._ring = self
@@ -280,6 +286,8 @@ class Windowed:
                 front._wclock = self._clock if self._mode == "seconds" else None
                 self._front, self._lock, self.update = front, front._lock, front.update
         self._pool = []    # emptied bucket objects, reused when a bucket opens
+        self._roll = None  # the hot tier's ring_roll entry point, once loaded (see _commit)
+        self._next_j = None  # the bucket _next_bucket found for the batch in hand
         self._probe = _empty_like(self._template)  # replays a failed split batch for its error
         self._cur_update = None if self._cur_obj is None else self._cur_obj.update
         self._point_front()
@@ -298,20 +306,26 @@ class Windowed:
         front, cur = self._front, self._cur_obj
         if front is None:
             return
-        # seconds windows: no room to count down, the clock decides
-        front._wroom = self._room if self._size else _NO_LIMIT
-        front._wedge, front._wcur = self._edge, cur
-        if cur is None:  # no bucket yet: the room is 0 (the edge -inf), nothing is admitted
+        front._wcur = cur
+        if cur is None:  # no bucket yet: no room, no time: nothing is admitted
+            front._wroom, front._wedge = 0, -math.inf
             return
         for a in self._arrays:
             setattr(front, a, getattr(cur, a))
-        # a bucket that moved to the GPU (backend="auto") keeps the front off its host paths
         front._bound, front._float, front._on_device = cur._bound, cur._float, cur._on_device
+        if cur._float or cur._on_device:
+            # float64 counts (after a weighted batch) or a bucket that moved to the GPU
+            # (backend="auto"): the front's hot paths count neither, so it admits nothing
+            front._wroom, front._wedge = 0, -math.inf
+        else:  # seconds windows: no room to count down, the clock decides
+            front._wroom = self._room if self._size else _NO_LIMIT
+            front._wedge = self._edge
 
     def _pull_front(self):
         """Take back the room the front has counted down (lock held; before reading it)."""
-        if self._front is not None and self._size:
-            self._room = self._front._wroom
+        front = self._front
+        if front is not None and self._size and not front._float and not front._on_device:
+            self._room = front._wroom
 
     def _reset(self):
         b = self._buckets
@@ -333,7 +347,7 @@ class Windowed:
             self._point_front()
 
     _TRANSIENT = ("_lock", "update", "_update_mode", "_clear", "_add", "_pool", "_probe",
-                  "_cur_update", "_front", "_arrays")
+                  "_cur_update", "_front", "_arrays", "_roll_state", "_roll", "_next_j")
 
     def __getstate__(self):
         # pickle (and copy.deepcopy) the counts and positions only: no lock, no bound methods
@@ -451,26 +465,33 @@ class Windowed:
                     self._cur_update(*args, **kwargs)
                 else:
                     self._open_bucket(j, args, kwargs)
-                    end = (j + 1) * self._width
-                    # a margin far above the rounding of t / width and of this product (at 0,
-                    # t / width may underflow to -0.0 below it: no shortcut then)
-                    self._edge = end - abs(end) * 1e-12 if end else -math.inf
+                    self._set_edge(j)
             finally:
                 self._point_front()
+
+    def _set_edge(self, j):
+        end = (j + 1) * self._width
+        # a margin far above the rounding of t / width and of this product (at 0, t / width
+        # may underflow to -0.0 below it: no shortcut then)
+        self._edge = end - abs(end) * 1e-12 if end else -math.inf
 
     def _take(self):
         """An empty bucket object: a reused one when there is one."""
         obj = self._pool.pop() if self._pool else _empty_like(self._template)
         front = self._front
         if front is not None and obj._hot_ep is not front._hot_ep:
-            # a bucket object counts about one batch a ring cycle itself (the front counts the
-            # rest), too few to warm its own caches: it shares the front's dtype-pair kernel
-            # table and takes its hot-tier entry point (neither depends on the counts)
-            obj._kernels = front._kernels
-            if front._hot_ep is not None:
-                obj._hot_t, obj._hot_p = front._hot_t, front._hot_p
-                obj._hot_nd, obj._hot_ep = front._hot_nd, front._hot_ep
+            self._share_kernels(obj)
         return obj
+
+    def _share_kernels(self, obj):
+        # a bucket object counts about one batch a ring cycle itself (the front counts the
+        # rest), too few to warm its own caches: it shares the front's dtype-pair kernel
+        # table and takes its hot-tier entry point (neither depends on the counts)
+        front = self._front
+        obj._kernels = front._kernels
+        if front._hot_ep is not None:
+            obj._hot_t, obj._hot_p = front._hot_t, front._hot_p
+            obj._hot_nd, obj._hot_ep = front._hot_nd, front._hot_ep
 
     def _recycle(self, obj):
         self._clear(obj)
@@ -478,21 +499,84 @@ class Windowed:
 
     def _open_bucket(self, j, args, kwargs):
         """Count a batch into a new bucket ``j``: into an empty object first, so that a failed
-        update changes nothing; then close the current bucket (its counts go into ``closed``),
-        put the new one in the ring and keep the evicted one, emptied, for the next bucket."""
+        update changes nothing; then commit it (``_commit``)."""
         obj = self._take()
         try:
             obj.update(*args, **kwargs)
         except BaseException:
             self._recycle(obj)
             raise
-        if self._cur_obj is not None:
-            self._add(self._closed, self._cur_obj)
+        self._commit(obj, j)
+
+    def _commit(self, obj, j):
+        """Make ``obj`` (counted already) the current bucket ``j``: close the current bucket (its
+        counts go into ``closed``), put ``obj`` in the ring and keep the evicted bucket, emptied,
+        for the next one. Lock held; cannot fail."""
+        cur, closed = self._cur_obj, self._closed
         k = j % self._buckets
-        old = self._slots[k]
-        self._slots[k], self._ids[k] = obj, j
-        self._recycle(old)  # an evicted bucket: its counts are in closed already
+        slots = self._slots
+        old = slots[k]
+        roll = self._roll
+        if (roll is not None and cur is not None and self._roll_state and not closed._float
+                and not cur._float and not old._float and not closed._on_device
+                and not cur._on_device and not old._on_device):
+            roll(closed._state, cur._state, old._state)  # closed += cur; old = 0
+            closed._count += cur._count
+            old._count = 0
+        else:
+            if cur is not None:
+                self._add(closed, cur)
+            self._clear(old)  # an evicted bucket: its counts are in closed already
+        slots[k] = obj
+        self._ids[k] = j
+        self._pool.append(old)
         self._cur, self._cur_obj, self._cur_update = j, obj, obj.update
+
+    # ------------------------------------------------------------ the front's bucket change
+    # A batch the front cannot admit because it opens the next bucket is counted by the
+    # front's own hot kernel straight into that bucket's empty object, under the window's lock
+    # the front holds: ``_next_bucket`` finds the object, ``_opened`` commits it. A bucket
+    # change then costs one compiled call and some bookkeeping beyond the counting, instead of
+    # the general path's second update call and numpy calls on tiny arrays (~4 us here).
+    def _next_bucket(self, n):
+        """The empty object a batch of ``n`` rows goes into when it opens the next bucket and
+        fits in it, or None (the general path decides). Lock held; front windows only."""
+        front = self._front
+        if front._float or front._on_device or self._cur_obj is None:
+            return None  # the front admits nothing (see _point_front), or no bucket yet
+        if self._size:
+            if front._wroom or (front._wrows and not 0 < n <= self._size):
+                return None  # room left (a batch larger than it), or a split
+            j = self._cur + 1
+        else:
+            j = math.floor(self._clock() / self._width)
+            if not j > self._cur:
+                return None
+        pool = self._pool
+        if not pool:
+            pool.append(_empty_like(self._template))
+        obj = pool[-1]
+        if obj._float or obj._on_device:
+            return None
+        self._next_j = j
+        return obj
+
+    def _opened(self, obj, n, counted):
+        """Commit ``obj``, which the front's kernel counted ``counted`` samples of a batch of
+        ``n`` rows into (see ``_next_bucket``). Lock held."""
+        self._pool.pop()
+        obj._count = counted
+        j = self._next_j
+        self._commit(obj, j)
+        if self._size:
+            self._room = self._size - (n if self._mode == "samples" else 1)
+        else:
+            self._set_edge(j)
+        self._point_front()
+        if self._roll is None:
+            self._roll = _hot.lookup("ring_roll", _I64, _I64)
+            if self._roll is None:
+                _hot.request("ring_roll", _I64, _I64)  # once; loads in the background
 
     def _split_update(self, n, args, kwargs):
         """``samples`` windows: a batch that crosses bucket boundaries, counted piece by piece

@@ -1,5 +1,6 @@
 """Small-batch kernels of the hot tier (see ``hot.py``): numba-compiled, unweighted counts into an
-int64 state, called through their compiled entry points (no dispatch).
+int64 state, called through their compiled entry points (no dispatch); and ``ring_roll``, a
+window's bucket change on such states.
 
 Each returns the number of samples counted (ignored ones excluded), or -1 when any value is bad;
 then nothing has been counted and the caller takes the normal path, whose kernel raises the
@@ -166,11 +167,25 @@ def multiclass_scores(target, scores, has_ignore, ignore, state):
     return counted
 
 
+@njit(**_KW)
+def ring_roll(closed, cur, old):
+    # a window's bucket change (windows.py ``Windowed._commit``): the closing bucket's counts
+    # into the running total, the evicted bucket emptied for reuse; one call instead of two
+    # numpy calls on arrays of a few cells
+    c = closed.reshape(-1)  # int64 2-D states, C-contiguous (np.zeros, np.add results)
+    u = cur.reshape(-1)
+    o = old.reshape(-1)
+    for i in range(c.shape[0]):
+        c[i] += u[i]
+        o[i] = 0
+
+
 KERNELS = {
     "binary_scores": binary_scores,
     "binary_labels": binary_labels,
     "multiclass_labels": multiclass_labels,
     "multiclass_scores": multiclass_scores,
+    "ring_roll": ring_roll,
 }
 
 
@@ -182,6 +197,8 @@ def _array(dtype, ndim):
 def signature(name, target_dtype, preds_dtype):
     """The one signature ``name`` is compiled for with these input dtypes."""
     state = types.Array(types.int64, 2, "C")
+    if name == "ring_roll":  # three int64 states (the dtypes in the key are int64, unused)
+        return (state, state, state)
     t = _array(target_dtype, 1)
     if name.startswith("binary"):  # one call shape for both: threshold is unused for labels
         return (t, _array(preds_dtype, 1), types.float64, types.boolean, types.int64, state)

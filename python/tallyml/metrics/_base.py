@@ -177,9 +177,10 @@ class _MetricsBase:
         takes, n rows or 1 call, fit the room ``_wroom`` left, and for time windows the clock
         ``_wclock`` is below the bucket's end ``_wedge``) and book it (``_ring_counted``: room
         down, the bucket's sample count ``_wcur._count`` up); the hot paths inline both (a
-        method call is a tenth of a hot update). Every other batch goes to ``_ring_slow``, the
-        window's general update. So a windowed update costs one call and one lock, like a
-        plain one."""
+        method call is a tenth of a hot update). A batch that opens the next bucket is counted
+        by the hot path straight into that bucket's empty object (``_ring._next_bucket``, then
+        ``_ring._opened``). Every other batch goes to ``_ring_slow``, the window's general
+        update. So a windowed update costs one call and one lock, like a plain one."""
         return False
 
     def _ring_admits(self, n) -> bool:

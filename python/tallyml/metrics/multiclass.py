@@ -158,19 +158,28 @@ class MulticlassMetrics(_ConfusionMetrics):
                 lock = self._lock
                 lock.acquire()
                 try:
-                    if not self._float and not self._on_device:
-                        if self._ring is None:
+                    if self._ring is None:
+                        if not self._float and not self._on_device:
                             c = self._hot_ep(target, preds, self._has_ign, self._ign, self._state)
                             if c >= 0:
                                 self._count += c
                                 return
-                        # a window's front: _ring_admits and _ring_counted inlined
-                        elif (n if self._wrows else 1) <= self._wroom and (
-                                self._wclock is None or self._wclock() < self._wedge):
-                            c = self._hot_ep(target, preds, self._has_ign, self._ign, self._state)
+                    # a window's front: _ring_admits and _ring_counted inlined (a float or
+                    # device bucket gets no room and no time: it never admits)
+                    elif (u := n if self._wrows else 1) <= self._wroom and (
+                            self._wclock is None or self._wclock() < self._wedge):
+                        c = self._hot_ep(target, preds, self._has_ign, self._ign, self._state)
+                        if c >= 0:
+                            self._wroom -= u
+                            self._wcur._count += c
+                            return
+                    else:  # it may open the next bucket: counted into that (see windows.py)
+                        obj = self._ring._next_bucket(n)
+                        if obj is not None:
+                            c = self._hot_ep(target, preds, self._has_ign, self._ign,
+                                             obj._state)
                             if c >= 0:
-                                self._wroom -= n if self._wrows else 1
-                                self._wcur._count += c
+                                self._ring._opened(obj, n, c)
                                 return
                 finally:
                     lock.release()
