@@ -276,3 +276,43 @@ def test_bucket_moved_to_the_gpu_keeps_the_front_off_its_host_paths():
     assert w._cur_obj._on_device and w._front._on_device
     _same(w.window(), ref.window())
     _same(w.total(), ref.total())
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass"])
+@pytest.mark.parametrize("mode", [dict(samples=200, buckets=4), dict(updates=4, buckets=2),
+                                  dict(seconds=10.0, buckets=5)], ids=str)
+def test_bad_batch_at_a_bucket_change_changes_nothing(kind, mode):
+    """The batch that opens the next bucket is counted by the front's hot kernel straight into
+    a spare bucket object (windows.py ``_next_bucket`` / ``_opened``): a bad one there must
+    leave the window, the total, the bounds and that spare object as they were, and the good
+    batch after it must open the bucket as the general path does."""
+    _hot_loaded(kind)
+    rng = np.random.default_rng(31)
+    clock = Clock()
+    fast = Windowed(_make(kind, "native"), **_window(mode, clock))
+    slow = Windowed(_make(kind, "numpy"), **_window(mode, clock))
+    size = 50
+    for step in range(40):
+        if "seconds" in mode:
+            clock.t += 0.7
+        t, p = _batch(rng, kind, size)
+        change = (fast._front._wroom == 0 if "seconds" not in mode
+                  else clock.t >= fast._front._wedge)
+        if change and fast._cur_obj is not None:
+            bad_t = t.copy()
+            bad_t[int(rng.integers(0, size))] = 7  # outside both label sets
+            before = (fast.window().confusion_matrix(), fast.total().confusion_matrix(),
+                      fast.total().count, fast.window_bounds())
+            with pytest.raises(ValueError, match="target"):
+                fast.update(bad_t, p)
+            after = (fast.window().confusion_matrix(), fast.total().confusion_matrix(),
+                     fast.total().count, fast.window_bounds())
+            for a, b in zip(before, after):
+                np.testing.assert_array_equal(a, b)
+            assert all(not o._state.any() and o._count == 0 for o in fast._pool)
+        fast.update(t, p)
+        slow.update(t, p)
+        _same(fast.window(), slow.window())
+        _same(fast.total(), slow.total())
+        assert fast.window_bounds() == slow.window_bounds()
+    assert fast._roll is not None  # the compiled bucket change ran (sync tier)
