@@ -755,6 +755,12 @@ class Decayed:
         self._ramp = (0, np.ones(0))  # 2 ** (i / half_life), i < n, for the last batch size
         self._wbuf = np.empty(0)      # the batch's weights (reused)
         self._scratch = None
+        # the metric objects' weighted hot path (``_count_scaled``): a small batch counted with
+        # weights ramp[i] * scale in one compiled call, no weight array, no validation passes.
+        # unit="seconds" gives it a ramp of ones (1.0 * scale is scale exactly); it reads
+        # only the first n entries
+        self._hot = isinstance(self._template, _MetricsBase)
+        self._ones = np.ones(_hot.MAX_ROWS) if (self._hot and self._unit == "seconds") else None
         fast = _fast_protocol(self._template)
         if self._unit == "seconds" and fast is not None:
             arrays, seen = fast
@@ -775,7 +781,7 @@ class Decayed:
         with self._lock:
             self._reset()
 
-    _TRANSIENT = ("_lock", "_ramp", "_wbuf", "_scratch", "_fast", "_cells")
+    _TRANSIENT = ("_lock", "_ramp", "_wbuf", "_scratch", "_fast", "_cells", "_hot", "_ones")
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k not in self._TRANSIENT}
@@ -795,14 +801,18 @@ class Decayed:
     def __repr__(self):
         return f"Decayed({self._template!r}, half_life={self._half_life!r}, unit={self._unit!r})"
 
-    def _weights(self, n, scale):
-        """``2 ** (i / half_life) * scale`` for i < n, in a reused buffer."""
+    def _ramp_of(self, n):
+        """``2 ** (i / half_life)`` for i < n (cached for the last batch size)."""
         m, ramp = self._ramp
         if m != n:
             ramp = np.exp2(np.arange(n, dtype=np.float64) / self._half_life)
             self._ramp = (n, ramp)
             self._wbuf = np.empty(n)
-        return np.multiply(ramp, scale, out=self._wbuf)
+        return ramp
+
+    def _weights(self, n, scale):
+        """``2 ** (i / half_life) * scale`` for i < n, in a reused buffer."""
+        return np.multiply(self._ramp_of(n), scale, out=self._wbuf)
 
     def _rebase(self, new_base):
         """Move the reference point forward: stored weights are divided by the weight growth
@@ -822,17 +832,26 @@ class Decayed:
             if user_w.shape != (n,):
                 raise ValueError(f"sample_weight must have shape ({n},); got {user_w.shape}")
         h = self._half_life
+        # the weighted hot path takes (target, preds) and nothing else
+        hot = self._hot and user_w is None and len(args) == 2 and not kwargs
         with self._lock:
             if self._unit == "samples":
                 end = self._pos + n  # stored weight of row i is 2 ** ((i - base) / h)
                 if self._base is None or (end - 1 - self._base) / h > _RESCALE_EXPONENT:
                     self._rebase(max(end - 1, 0))
-                w = self._weights(n, math.exp2((self._pos - self._base) / h))
+                scale = math.exp2((self._pos - self._base) / h)
+                if hot and self._acc._count_scaled(args[0], args[1], self._ramp_of(n), scale):
+                    self._pos += n
+                    return
+                w = self._weights(n, scale)
             else:
                 t = float(self._clock())
                 if self._base is None or (t - self._base) / h > _RESCALE_EXPONENT:
                     self._rebase(t)
                 scale = math.exp2(max(t - self._base, 0.0) / h)
+                if hot and self._acc._count_scaled(args[0], args[1], self._ones, scale):
+                    self._pos += n
+                    return
                 scratch = self._scratch
                 if scratch is not None and user_w is None and n >= self._cells:
                     scratch.update(*args, **kwargs)  # counts all or nothing
