@@ -463,3 +463,30 @@ def test_decayed_pickle_keeps_the_hot_path(sync_tier):
     d2.update(y, p)
     assert d2._acc._whot_ep is not None
     assert d2.current().count == 200
+
+
+@pytest.mark.parametrize("hot_mode", ["0", "sync"])
+@pytest.mark.parametrize("half_life", [0.5, 1.0, 1.9])
+def test_decayed_batches_of_many_half_lives(monkeypatch, hot_mode, half_life):
+    """A batch spanning more than ~1000 half-lives: 2 ** (i / half_life) overflows, so the rows
+    get their weights from their own exponents (before, such a batch raised: nan weights)."""
+    monkeypatch.setenv(hot.ENV_VAR, hot_mode)
+    rng = np.random.default_rng(int(half_life * 10))
+    d = Decayed(MulticlassMetrics(4, labels="all", backend="numba"), half_life=half_life)
+    ys, ps = [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warnings either
+        for n in (5, MAX, 3, MAX + 7, 1500, 0, 40):
+            y, p = rng.integers(0, 4, n), rng.integers(0, 4, n)
+            d.update(y, p)
+            ys.append(y)
+            ps.append(p)
+            y, p = np.concatenate(ys), np.concatenate(ps)
+            w = decay_weights(len(y), half_life)  # old rows: 0 (underflow), as in the state
+            m = d.current()
+            if len(y):
+                np.testing.assert_allclose(m.confusion_matrix(),
+                                           skm.confusion_matrix(y, p, labels=range(4), sample_weight=w),
+                                           rtol=1e-12, atol=1e-300)
+                assert m.count == len(y)
+    assert (d._acc._whot_ep is not None) == (hot_mode == "sync"), hot.failures()

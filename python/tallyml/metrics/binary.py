@@ -258,11 +258,11 @@ class BinaryMetrics(_ConfusionMetrics):
     def _count_scaled(self, target, preds, ramp, scale) -> bool:
         """See ``_MetricsBase._count_scaled``: (N,) arrays of N <= hot.MAX_ROWS rows, counted by
         the hot tier's weighted kernel once it is loaded for their dtypes."""
-        if not (type(target) is _ndarray and type(preds) is _ndarray and self._hot_on
+        if not (type(target) is _ndarray and type(preds) is _ndarray
                 and target.ndim == 1 == preds.ndim):
             return False
         n = len(target)
-        if n != len(preds) or n > _HOT_ROWS or len(ramp) < n:
+        if n != len(preds) or n > _HOT_ROWS:  # (the kernel checks the ramp's length)
             return False
         ep = self._whot_ep
         if target.dtype is not self._whot_t or preds.dtype is not self._whot_p or ep is None:
@@ -296,10 +296,10 @@ class BinaryMetrics(_ConfusionMetrics):
             lock.release()
 
     def _scaled_entry(self, t, p):
-        """The weighted kernel for dtypes (t, p), remembered on the object; None when the
-        dtypes are not ones ``update`` takes as they are, when a subclass has its own update,
-        or while the kernel is not loaded."""
-        if not (t in _LABELS and (p in _LABELS or p in _SCORES)
+        """The weighted kernel for dtypes (t, p), remembered on the object; None when the hot
+        tier is off for this object, the dtypes are not ones ``update`` takes as they are, a
+        subclass has its own update, or while the kernel is not loaded."""
+        if not (self._hot_on and t in _LABELS and (p in _LABELS or p in _SCORES)
                 and type(self).update is BinaryMetrics.update):
             return None
         ep = self._weighted_entry("binary_scores_w" if p.kind == "f" else "binary_labels_w", t, p)

@@ -273,11 +273,10 @@ class MulticlassMetrics(_ConfusionMetrics):
         """See ``_MetricsBase._count_scaled``: (N,) labels and (N,) labels or (N, K) scores of
         N <= hot.MAX_ROWS rows, counted by the hot tier's weighted kernel once it is loaded for
         their dtypes. Not with ``top_k`` (its hits have no hot kernel)."""
-        if not (type(target) is _ndarray and type(preds) is _ndarray and self._hot_on
-                and target.ndim == 1):
+        if not (type(target) is _ndarray and type(preds) is _ndarray and target.ndim == 1):
             return False
         n = len(target)
-        if n != len(preds) or n > _HOT_ROWS or len(ramp) < n:
+        if n != len(preds) or n > _HOT_ROWS:  # (the kernel checks the ramp's length)
             return False
         # float dtypes are (N, K) scores, label dtypes (N,) labels (the kernel checks K)
         if preds.ndim != (2 if preds.dtype.kind == "f" else 1):
@@ -316,11 +315,11 @@ class MulticlassMetrics(_ConfusionMetrics):
     def _scaled_entry(self, t, p):
         """The weighted kernel for dtypes (t, p), remembered on the object with the batch size
         below which this backend's weighted kernel adds straight into the state (the kernel
-        follows the same summation order); None when the dtypes are not ones ``update`` takes
-        as they are, with ``top_k``, when a subclass has its own update, or while the kernel is
-        not loaded."""
-        if not (t in _LABELS and (p in _LABELS or p in _SCORES) and self._top_k is None
-                and type(self).update is MulticlassMetrics.update):
+        follows the same summation order); None when the hot tier is off for this object, the
+        dtypes are not ones ``update`` takes as they are, with ``top_k``, when a subclass has
+        its own update, or while the kernel is not loaded."""
+        if not (self._hot_on and t in _LABELS and (p in _LABELS or p in _SCORES)
+                and self._top_k is None and type(self).update is MulticlassMetrics.update):
             return None
         ep = self._weighted_entry("multiclass_scores_w" if p.kind == "f" else
                                   "multiclass_labels_w", t, p)
