@@ -767,9 +767,9 @@ class Decayed:
         # unit="seconds" gives it a ramp of ones (1.0 * scale is scale exactly; the kernel
         # reads the first n): a stride-0 view, no memory (measured: as fast as a ones array,
         # and a constant-weight kernel variant would double the signatures to compile)
-        self._hot = isinstance(self._template, _MetricsBase)
+        self._hot_ok = isinstance(self._template, _MetricsBase)
         self._ones = (np.broadcast_to(np.float64(1.0), (_hot.MAX_ROWS,))
-                      if (self._hot and self._unit == "seconds") else None)
+                      if (self._hot_ok and self._unit == "seconds") else None)
         fast = _fast_protocol(self._template)
         if self._unit == "seconds" and fast is not None:
             arrays, seen = fast
@@ -793,7 +793,7 @@ class Decayed:
     #: a batch's weight ramp 2 ** (i / half_life) stays below 2 ** this (else: per-row weights)
     _RAMP_EXPONENT = 1000.0
 
-    _TRANSIENT = ("_lock", "_ramp", "_wbuf", "_scratch", "_fast", "_cells", "_hot", "_ones")
+    _TRANSIENT = ("_lock", "_ramp", "_wbuf", "_scratch", "_fast", "_cells", "_hot_ok", "_ones")
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k not in self._TRANSIENT}
@@ -836,7 +836,7 @@ class Decayed:
     def update(self, *args, **kwargs) -> None:
         """Count a batch (the template's ``update`` arguments) with decay weights."""
         # the weighted hot path (see _bind) takes (target, preds) and nothing else
-        hot = self._hot and len(args) == 2 and not kwargs
+        hot = self._hot_ok and len(args) == 2 and not kwargs
         if hot and type(args[0]) is np.ndarray:
             n = len(args[0])
             user_w = None
