@@ -7,6 +7,18 @@ then nothing has been counted and the caller takes the normal path, whose kernel
 error that names the argument. So these kernels only ever accept what the backends accept: the
 value checks are the backends' (``_backends/__init__.py``), done in a first pass over the batch.
 
+The ``*_w`` kernels are the weighted ones (``Decayed``'s hot path, see ``_count_scaled`` in
+the metric classes): row i weighs ``ramp[i] * scale`` (the double product numpy gives), counts go
+into a float64 state and the ``seen`` mask gets the labels of the counted rows. Their float sums
+follow the summation order of the backends' weighted kernels for batches of at most
+``hot.MAX_ROWS`` rows, so that they are bit-identical to a weighted ``update``: binary sums each
+cell from zero in row order and adds the four sums into the state (csrc/src/binary.cpp, numba's
+``_binary_serial``); multiclass adds straight into the state in row order when the batch has
+fewer than ``direct_below`` rows (the backend's rule: native ``4 * (K*K + 1)``, numba ``K*K``),
+else into a zeroed (K, K) partial added into the state afterwards (csrc/src/multiclass.cpp,
+numba's ``_mc_serial``). Weights of ignored rows are neither used nor checked (an ignored row
+still has its ``ramp`` entry: rows age by position).
+
 Imports numba: loaded only by ``hot.py``'s loader thread.
 """
 from __future__ import annotations
@@ -15,6 +27,7 @@ import math
 
 import numpy as np
 from numba import njit, types
+from numba.extending import overload
 from numba.np.numpy_support import from_dtype
 
 __all__ = ["KERNELS", "signature"]
@@ -180,12 +193,232 @@ def ring_roll(closed, cur, old):
         o[i] = 0
 
 
+_DBL_MAX = float(np.finfo(np.float64).max)
+# row c: 1.0 in column c (the cell 2 t + p of a binary row), row 4: an ignored row
+_CELL_MASK = np.vstack([np.eye(4), np.zeros((1, 4))])
+
+
+@njit(**_KW)
+def _weight_ok(w):
+    # the backends' rule: finite and >= 0 (nan fails both)
+    return (w >= 0.0) & (w <= _DBL_MAX)
+
+
+@njit(**_KW)
+def _bin_pred(preds, i, scores_mode, threshold):
+    if scores_mode:
+        return np.int64(np.float64(preds[i]) >= threshold)
+    return np.int64(preds[i])
+
+
+@njit(**_KW)
+def _bin_pred_ok(preds, i, scores_mode):
+    if scores_mode:
+        x = np.float64(preds[i])
+        return x - x == 0.0  # nan or +-inf fail
+    p = np.int64(preds[i])
+    return (p == 0) | (p == 1)
+
+
+@njit(**_KW)
+def _binary_w(target, preds, scores_mode, threshold, has_ignore, ignore, state, seen, ramp,
+              scale):
+    """Weighted binary counts (see the module docstring); preds are labels or scores. Two
+    passes: the checks (branch-free, so that the common case vectorises) and the label bits,
+    then the four per-cell sums, the only part whose order matters."""
+    target = np.ascontiguousarray(target)
+    preds = np.ascontiguousarray(preds)
+    n = target.shape[0]
+    if ramp.shape[0] < n or seen.shape[0] != 2:
+        return -1
+    ok = True
+    counted = 0
+    st = 0  # kept rows with t = 1, and with p = 1: the label bits of the seen mask
+    sp = 0
+    c0 = 0.0
+    c1 = 0.0
+    c2 = 0.0
+    c3 = 0.0
+    if not has_ignore:  # the common case: one branch-free loop each, no keep mask
+        for i in range(n):
+            t = np.int64(target[i])
+            p = _bin_pred(preds, i, scores_mode, threshold)
+            ok &= ((t == 0) | (t == 1)) & _bin_pred_ok(preds, i, scores_mode) & _weight_ok(
+                ramp[i] * scale)
+            st += t
+            sp += p
+        counted = n
+        if not ok:
+            return -1
+        # per-cell sums from zero in row order (cell = 2 t + p), added into the state once;
+        # branch-free like native: w times the cell's row of _CELL_MASK adds w to its cell and
+        # +-0.0 (w is finite) to the others, which leaves their sums bit-identical (they are
+        # >= +0.0). (A select, or w * (cell == j), compiled to branches here: 5x slower on
+        # random labels.)
+        for i in range(n):
+            cell = np.int64(target[i]) * 2 + _bin_pred(preds, i, scores_mode, threshold)
+            w = ramp[i] * scale
+            c0 += w * _CELL_MASK[cell, 0]
+            c1 += w * _CELL_MASK[cell, 1]
+            c2 += w * _CELL_MASK[cell, 2]
+            c3 += w * _CELL_MASK[cell, 3]
+    else:
+        for i in range(n):
+            t = np.int64(target[i])
+            if t == ignore:
+                continue
+            if not (((t == 0) | (t == 1)) & _bin_pred_ok(preds, i, scores_mode)
+                    & _weight_ok(ramp[i] * scale)):
+                return -1
+            p = _bin_pred(preds, i, scores_mode, threshold)
+            st += t
+            sp += p
+            counted += 1
+        for i in range(n):
+            t = np.int64(target[i])
+            ig = np.int64(t == ignore)  # ignored rows take the zero row 4 (t may be anything)
+            cell = ig * 4 + (1 - ig) * ((t & 1) * 2 + _bin_pred(preds, i, scores_mode, threshold))
+            w = ramp[i] * scale
+            c0 += w * _CELL_MASK[cell, 0]
+            c1 += w * _CELL_MASK[cell, 1]
+            c2 += w * _CELL_MASK[cell, 2]
+            c3 += w * _CELL_MASK[cell, 3]
+    state[0, 0] += c0
+    state[0, 1] += c1
+    state[1, 0] += c2
+    state[1, 1] += c3
+    if st < counted or sp < counted:
+        seen[0] = 1
+    if st > 0 or sp > 0:
+        seen[1] = 1
+    return counted
+
+
+@njit(**_KW)
+def binary_scores_w(target, scores, threshold, has_ignore, ignore, state, seen, ramp, scale):
+    return _binary_w(target, scores, True, threshold, has_ignore, ignore, state, seen, ramp,
+                     scale)
+
+
+@njit(**_KW)
+def binary_labels_w(target, preds, threshold, has_ignore, ignore, state, seen, ramp, scale):
+    return _binary_w(target, preds, False, threshold, has_ignore, ignore, state, seen, ramp,
+                     scale)
+
+
+def _mc_bad(preds, i, k):
+    """Whether row i of preds is bad: a label outside [0, k) for (N,) labels, a non-finite
+    score for (N, k) scores. Chosen when compiling."""
+    raise NotImplementedError
+
+
+def _mc_pred(preds, i, k):
+    """Prediction of a valid row i: the label, or the first maximum of the scores."""
+    raise NotImplementedError
+
+
+@overload(_mc_bad, jit_options=_KW)
+def _mc_bad_impl(preds, i, k):
+    if preds.ndim == 2:
+        def scores_bad(preds, i, k):
+            bad = False
+            for j in range(k):
+                bad |= not math.isfinite(preds[i, j])
+            return bad
+        return scores_bad
+
+    def label_bad(preds, i, k):
+        return np.uint64(np.int64(preds[i])) >= np.uint64(k)  # negative labels wrap
+    return label_bad
+
+
+@overload(_mc_pred, jit_options=_KW)
+def _mc_pred_impl(preds, i, k):
+    if preds.ndim == 2:
+        def scores_argmax(preds, i, k):
+            return np.int64(_argmax_row(preds, i, k))
+        return scores_argmax
+
+    def label(preds, i, k):
+        return np.int64(preds[i])
+    return label
+
+
+@njit(**_KW)
+def _multiclass_w(target, preds, has_ignore, ignore, state, seen, ramp, scale, direct_below):
+    """Weighted multiclass counts (see the module docstring): a checking pass (branch-free),
+    then the counting pass, straight into the state or through a zeroed partial."""
+    target = np.ascontiguousarray(target)
+    preds = np.ascontiguousarray(preds)
+    n = target.shape[0]
+    k = state.shape[0]
+    if ramp.shape[0] < n or seen.shape[0] != k or state.shape[1] != k:
+        return -1
+    uk = np.uint64(k)
+    ok = True
+    counted = 0
+    for i in range(n):
+        t = np.int64(target[i])
+        keep = not (has_ignore and t == ignore)
+        good = (np.uint64(t) < uk) & (not _mc_bad(preds, i, k)) & _weight_ok(ramp[i] * scale)
+        ok &= good | (not keep)
+        counted += keep
+    if not ok:
+        return -1
+    direct = n < direct_below
+    hist = state if direct else np.zeros((k, k), dtype=np.float64)
+    # labels seen: bits of a register up to 64 classes (stores between the adds cost more)
+    bits = k <= 64
+    mask = np.uint64(0)
+    one = np.uint64(1)
+    for i in range(n):
+        t = np.int64(target[i])
+        if has_ignore and t == ignore:
+            continue
+        p = _mc_pred(preds, i, k)
+        hist[t, p] += ramp[i] * scale
+        if bits:
+            mask |= (one << np.uint64(t)) | (one << np.uint64(p))
+        else:
+            seen[t] = 1
+            seen[p] = 1
+    if not direct:
+        for a in range(k):
+            for b in range(k):
+                state[a, b] += hist[a, b]
+    if bits:
+        for j in range(k):
+            if (mask >> np.uint64(j)) & one:
+                seen[j] = 1
+    return counted
+
+
+@njit(**_KW)
+def multiclass_labels_w(target, preds, has_ignore, ignore, state, seen, ramp, scale,
+                        direct_below):
+    return _multiclass_w(target, preds, has_ignore, ignore, state, seen, ramp, scale,
+                         direct_below)
+
+
+@njit(**_KW)
+def multiclass_scores_w(target, scores, has_ignore, ignore, state, seen, ramp, scale,
+                        direct_below):
+    if scores.shape[1] != state.shape[0]:
+        return -1
+    return _multiclass_w(target, scores, has_ignore, ignore, state, seen, ramp, scale,
+                         direct_below)
+
+
 KERNELS = {
     "binary_scores": binary_scores,
     "binary_labels": binary_labels,
     "multiclass_labels": multiclass_labels,
     "multiclass_scores": multiclass_scores,
     "ring_roll": ring_roll,
+    "binary_scores_w": binary_scores_w,
+    "binary_labels_w": binary_labels_w,
+    "multiclass_labels_w": multiclass_labels_w,
+    "multiclass_scores_w": multiclass_scores_w,
 }
 
 
@@ -196,11 +429,18 @@ def _array(dtype, ndim):
 
 def signature(name, target_dtype, preds_dtype):
     """The one signature ``name`` is compiled for with these input dtypes."""
-    state = types.Array(types.int64, 2, "C")
     if name == "ring_roll":  # three int64 states (the dtypes in the key are int64, unused)
+        state = types.Array(types.int64, 2, "C")
         return (state, state, state)
+    weighted = name.endswith("_w")
+    state = types.Array(types.float64 if weighted else types.int64, 2, "C")
+    # weighted: the seen mask, the ramp (any strides, may be read-only) and the scale
+    extra = ((types.Array(types.uint8, 1, "C"), _array(np.float64, 1), types.float64)
+             if weighted else ())
     t = _array(target_dtype, 1)
     if name.startswith("binary"):  # one call shape for both: threshold is unused for labels
-        return (t, _array(preds_dtype, 1), types.float64, types.boolean, types.int64, state)
-    p = _array(preds_dtype, 2 if name == "multiclass_scores" else 1)
-    return (t, p, types.boolean, types.int64, state)
+        return (t, _array(preds_dtype, 1), types.float64, types.boolean, types.int64, state) + extra
+    p = _array(preds_dtype, 2 if name.startswith("multiclass_scores") else 1)
+    # multiclass weighted: + the row count below which the backend adds straight into the state
+    return (t, p, types.boolean, types.int64, state) + extra + (
+        (types.int64,) if weighted else ())

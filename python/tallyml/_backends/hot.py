@@ -28,7 +28,7 @@ import atexit
 import os
 import threading
 
-__all__ = ["ARM_AFTER", "MAX_ROWS", "enabled", "lookup", "request", "warm"]
+__all__ = ["ARM_AFTER", "MAX_ROWS", "enabled", "lookup", "request", "sync", "warm"]
 
 ENV_VAR = "TALLYML_HOT"
 #: small calls with one dtype pair before an object asks for the tier
@@ -54,6 +54,11 @@ def _mode() -> str:
 
 def enabled() -> bool:
     return _mode() != "off"
+
+
+def sync() -> bool:
+    """Whether ``request`` compiles in the requesting call (TALLYML_HOT=sync)."""
+    return _mode() == "sync"
 
 
 def lookup(name, target_dtype, preds_dtype):

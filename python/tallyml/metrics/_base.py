@@ -84,6 +84,9 @@ class _MetricsBase:
         # and preds dtypes, _hot_nd preds' ndim
         self._hot_t = self._hot_p = self._hot_nd = self._hot_ep = None
         self._hot_on = self._backend_name in ("native", "numba") and _hot.enabled()
+        # the weighted hot kernel of ``_count_scaled`` (Decayed's path), by dtype identity like
+        # _hot_t/_hot_p; _whot_arg: its backend-dependent last argument (see the subclasses)
+        self._whot_t = self._whot_p = self._whot_ep = self._whot_arg = None
         ign = getattr(self, "_ignore_index", None)
         self._has_ign, self._ign = (False, 0) if ign is None else (True, int(ign))
         # a window front's fields (see _ring_capable), set here on every object although only
@@ -214,6 +217,28 @@ class _MetricsBase:
                 return
         self._hot_t, self._hot_p, self._hot_ep = key[0], key[1], ep
         self._hot_nd = key[2] if len(key) > 2 else 1
+
+    def _count_scaled(self, target, preds, ramp, scale) -> bool:
+        """Count a batch with weights ``ramp[i] * scale`` through a weighted hot-tier kernel, as
+        ``update(target, preds, sample_weight=ramp[:n] * scale)`` would (bit-identical counts,
+        ``seen`` and sample count); False, having done nothing, when that path does not apply
+        (then the caller takes ``update``, which also raises the errors). Used by ``Decayed``.
+        Here: never applies; the classes with weighted hot kernels override it."""
+        return False
+
+    def _weighted_entry(self, name, target_dtype, preds_dtype):
+        """The hot tier's weighted kernel ``name`` for these dtypes, asked for (see
+        ``_tier_up``) after ``ARM_AFTER`` calls, or on the first one under TALLYML_HOT=sync;
+        None while it is not loaded."""
+        ep = _hot.lookup(name, target_dtype, preds_dtype)
+        if ep is None:
+            key = (name, target_dtype, preds_dtype)
+            n = self._small_calls.get(key, 0) + 1
+            self._small_calls[key] = n
+            if n == _hot.ARM_AFTER or (n == 1 and _hot.sync()):
+                _hot.request(name, target_dtype, preds_dtype)
+                ep = _hot.lookup(name, target_dtype, preds_dtype)
+        return ep
 
     def reset(self) -> None:
         """Forget every count (configuration is kept)."""

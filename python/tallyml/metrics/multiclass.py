@@ -269,6 +269,67 @@ class MulticlassMetrics(_ConfusionMetrics):
             self._kernels[(target.dtype, preds.dtype)] = fn  # the fast path is 1-D labels only
         return target, preds, sample_weight, fn
 
+    def _count_scaled(self, target, preds, ramp, scale) -> bool:
+        """See ``_MetricsBase._count_scaled``: (N,) labels and (N,) labels or (N, K) scores of
+        N <= hot.MAX_ROWS rows, counted by the hot tier's weighted kernel once it is loaded for
+        their dtypes. Not with ``top_k`` (its hits have no hot kernel)."""
+        if not (type(target) is _ndarray and type(preds) is _ndarray and target.ndim == 1):
+            return False
+        n = len(target)
+        if n != len(preds) or n > _HOT_ROWS:  # (the kernel checks the ramp's length)
+            return False
+        # float dtypes are (N, K) scores, label dtypes (N,) labels (the kernel checks K)
+        if preds.ndim != (2 if preds.dtype.kind == "f" else 1):
+            return False
+        ep = self._whot_ep
+        if target.dtype is not self._whot_t or preds.dtype is not self._whot_p or ep is None:
+            ep = self._scaled_entry(target.dtype, preds.dtype)
+            if ep is None:
+                return False
+        if n == 0:  # update() counts nothing and keeps int64 counts int64
+            return True
+        lock = self._lock
+        lock.acquire()  # not `with`: see update()
+        try:
+            if self._on_device or self._ring is not None:
+                return False
+            if self._pend:
+                self._flush()
+            if self._float:
+                c = ep(target, preds, self._has_ign, self._ign, self._state, self._seen, ramp,
+                       scale, self._whot_arg)
+                if c < 0:
+                    return False
+            else:  # the first weighted count: float64 from here on, as in update()
+                state = self._state.astype(np.float64)
+                c = ep(target, preds, self._has_ign, self._ign, state, self._seen, ramp, scale,
+                       self._whot_arg)
+                if c < 0:
+                    return False
+                self._state, self._float = state, True
+            self._count += c
+            return True
+        finally:
+            lock.release()
+
+    def _scaled_entry(self, t, p):
+        """The weighted kernel for dtypes (t, p), remembered on the object with the batch size
+        below which this backend's weighted kernel adds straight into the state (the kernel
+        follows the same summation order); None when the hot tier is off for this object, the
+        dtypes are not ones ``update`` takes as they are, with ``top_k``, when a subclass has
+        its own update, or while the kernel is not loaded."""
+        if not (self._hot_on and t in _LABELS and (p in _LABELS or p in _SCORES)
+                and self._top_k is None and type(self).update is MulticlassMetrics.update):
+            return None
+        ep = self._weighted_entry("multiclass_scores_w" if p.kind == "f" else
+                                  "multiclass_labels_w", t, p)
+        if ep is not None:
+            kk = self._num_classes ** 2
+            # csrc/src/multiclass.cpp direct(): rows / 4 < K*K + 1; numba_cpu._mc_serial: n < K*K
+            self._whot_arg = 4 * (kk + 1) if self._backend_name == "native" else kk
+            self._whot_t, self._whot_p, self._whot_ep = t, p, ep
+        return ep
+
     # ------------------------------------------------------------ device path (see _base)
     def _device_args(self, target, preds, sample_weight):
         k = self._num_classes
