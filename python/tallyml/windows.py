@@ -350,9 +350,6 @@ class Windowed:
             self._reset()
             self._point_front()
 
-    #: a batch's weight ramp 2 ** (i / half_life) stays below 2 ** this (else: per-row weights)
-    _RAMP_EXPONENT = 1000.0
-
     _TRANSIENT = ("_lock", "update", "_update_mode", "_clear", "_add", "_pool", "_probe",
                   "_cur_update", "_front", "_arrays", "_roll_state", "_roll", "_next_j")
 
