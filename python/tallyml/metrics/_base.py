@@ -226,6 +226,28 @@ class _MetricsBase:
         Here: never applies; the classes with weighted hot kernels override it."""
         return False
 
+    def _count_scaled_hot(self, ep, head, tail) -> bool:
+        """The locked part of the subclasses' ``_count_scaled``: ``ep(*head, state, *tail)``,
+        a weighted hot kernel that returns the rows it counted, or -1 having changed nothing,
+        into the float64 counts (int64 ones are converted first, kept only if it counted, as in
+        ``_update_weighted``)."""
+        lock = self._lock
+        lock.acquire()  # not `with`: see BinaryMetrics.update
+        try:
+            if self._on_device or self._ring is not None:
+                return False
+            if self._pend:
+                self._flush()
+            state = self._state if self._float else self._state.astype(np.float64)
+            c = ep(*head, state, *tail)
+            if c < 0:
+                return False
+            self._state, self._float = state, True
+            self._count += c
+            return True
+        finally:
+            lock.release()
+
     def _weighted_entry(self, name, target_dtype, preds_dtype):
         """The hot tier's weighted kernel ``name`` for these dtypes, asked for (see
         ``_tier_up``) after ``ARM_AFTER`` calls, or on the first one under TALLYML_HOT=sync;

@@ -271,29 +271,8 @@ class BinaryMetrics(_ConfusionMetrics):
                 return False
         if n == 0:  # update() counts nothing and keeps int64 counts int64
             return True
-        lock = self._lock
-        lock.acquire()  # not `with`: see update()
-        try:
-            if self._on_device or self._ring is not None:
-                return False
-            if self._pend:
-                self._flush()
-            if self._float:
-                c = ep(target, preds, self._cut, self._has_ign, self._ign, self._state,
-                       self._seen, ramp, scale)
-                if c < 0:
-                    return False
-            else:  # the first weighted count: float64 from here on, as in _update_weighted
-                state = self._state.astype(np.float64)
-                c = ep(target, preds, self._cut, self._has_ign, self._ign, state, self._seen,
-                       ramp, scale)
-                if c < 0:
-                    return False
-                self._state, self._float = state, True
-            self._count += c
-            return True
-        finally:
-            lock.release()
+        return self._count_scaled_hot(ep, (target, preds, self._cut, self._has_ign, self._ign),
+                                      (self._seen, ramp, scale))
 
     def _scaled_entry(self, t, p):
         """The weighted kernel for dtypes (t, p), remembered on the object; None when the hot
