@@ -163,7 +163,11 @@ def test_live_page_renders_charts_and_matches_metrics(tmp_path, tallyml_command)
     demo = _Demo(tallyml_command, tmp_path / "out", duration=12, linger=300)
     try:
         url = demo.wait_for(r"live page: (http://127\.0\.0\.1:\d+/)", timeout=300).group(1)
-        demo.wait_for(r"phase=drifted", timeout=120)  # mid-run, with data in every chart
+        # past the covariate shift (35% of the run), with data in every chart. Not "drifted"
+        # alone: that phase lasts about 2 s until the retraining, and on a loaded host the
+        # serving loop can stall past it between two of the lines (one per 1.2 s of run time);
+        # a line at or after the shift shows "drifted" or "retrained", the run's last line too
+        demo.wait_for(r"phase=(drifted|retrained)", timeout=120)
 
         dom = _dom(chromium, profile, url)
         assert dom.phase in ("baseline", "drifted", "retrained")
