@@ -378,13 +378,15 @@ def test_monitor_set_drift_reference_rebaselines():
         plain.close()
 
 
-def test_cli_demo_ctrl_c_still_summarises_and_reports(tmp_path):
+def test_cli_demo_ctrl_c_still_summarises_and_reports(tmp_path, tallyml_command):
     import signal
 
     out = tmp_path / "demo-out"
+    # the first line with predictions comes at 12 s of the 120: the demo is still running when
+    # the signal arrives (the clock starts after set-up, however slow that is)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tallyml", "demo", "--duration", "120", "--no-browser", "--port",
-         "0", "--out", str(out), "--plain"],
+        [*tallyml_command, "demo", "--duration", "120", "--no-browser", "--port", "0",
+         "--out", str(out), "--plain"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env())
     seen = []
     try:
@@ -392,18 +394,57 @@ def test_cli_demo_ctrl_c_still_summarises_and_reports(tmp_path):
             seen.append(line)
             if re.search(r"predictions=[1-9]", line):
                 break
+        else:
+            pytest.fail("the demo ended before serving predictions:\n" + "".join(seen))
         proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=300)
+        try:
+            rest, _ = proc.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the demo did not stop within 300 s of Ctrl-C:\n" + "".join(seen))
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
     text = "".join(seen) + rest
     assert proc.returncode == 0, text
-    assert "interrupted at" in text and "tallyml demo summary" in text
+    assert "tallyml demo summary" in text, text
     with open(out / "report.json") as f:
         report = _strict_json(f.read())
-    assert 0 < report["summary"]["duration"] < 120
+    stopped = report["summary"]["duration"]
+    assert 0 < stopped < 120
+    assert f"interrupted at {stopped:.1f} s" in text, text
+    assert f"predictions served   {report['summary']['predictions']}" in text
+
+
+def test_cli_demo_ctrl_c_during_set_up_still_summarises_and_reports(tmp_path, monkeypatch, capsys):
+    """A Ctrl-C before the run loop starts (here: while the web server starts) ends the run at
+    0 s with the summary and the report, not with a KeyboardInterrupt out of the command."""
+    import signal
+
+    from tallyml.demo import web
+
+    class InterruptedServer(web.DemoServer):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(web, "DemoServer", InterruptedServer)
+    # this test's own process must turn SIGINT into KeyboardInterrupt (a background pytest run
+    # ignores it); restored afterwards
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        rc = main(["demo", "--duration", "30", "--no-browser", "--plain",
+                   "--out", str(tmp_path / "o")])
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C during set-up escaped the demo command")
+    finally:
+        signal.signal(signal.SIGINT, old)
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert "interrupted at 0.0 s" in text and "tallyml demo summary" in text, text
+    with open(tmp_path / "o" / "report.json") as f:
+        report = _strict_json(f.read())
+    assert report["summary"]["duration"] == 0.0
     assert f"predictions served   {report['summary']['predictions']}" in text
 
 

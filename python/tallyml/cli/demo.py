@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import sys
+import threading
 import time
 
 __all__ = ["add_arguments", "run"]
@@ -93,8 +95,42 @@ def _open_browser(url, console):
         console.print(f"(could not open a browser: {e}; open {url} yourself)", highlight=False)
 
 
+class _CtrlC:
+    """While active, a first SIGINT only sets ``pressed``; the run loop ends at its next step and
+    the summary and report are still written. A KeyboardInterrupt raised at whatever bytecode
+    the signal lands on could escape set-up or the report (no summary, a traceback) and could
+    leave the monitor half-way through a batch. A second SIGINT raises KeyboardInterrupt (to
+    quit at once). Installed only over Python's default handler on the main thread: a SIGINT
+    this process inherited as ignored, or an embedding program's own handler, is left as is."""
+
+    def __init__(self):
+        self.pressed = False
+        self._old = None
+
+    def _on_sigint(self, signum, frame):
+        if self.pressed:
+            raise KeyboardInterrupt
+        self.pressed = True
+
+    def __enter__(self):
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self._old = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        return False
+
+
 def run(args) -> int:
     _check(args)
+    with _CtrlC() as ctrl_c:
+        return _run(args, ctrl_c)
+
+
+def _run(args, ctrl_c) -> int:
     from rich.console import Console
 
     from ..demo.live import LiveView, PlainView
@@ -132,12 +168,11 @@ def run(args) -> int:
 
         view = (LiveView(scenario, console) if live
                 else PlainView(scenario, console, every=max(1.0, s.duration / 10)))
-        interrupted = False
         start = time.monotonic()
         try:
             with view:
                 next_view = 0.0
-                while not scenario.done:
+                while not scenario.done and not ctrl_c.pressed:
                     now = time.monotonic() - start
                     scenario.step(now)
                     if now >= next_view:
@@ -145,8 +180,9 @@ def run(args) -> int:
                         next_view = now + _REFRESH
                     wake = min(next_view, now + s.tick, s.duration)
                     time.sleep(max(0.0, wake - (time.monotonic() - start)))
-        except KeyboardInterrupt:
-            interrupted = True
+        except KeyboardInterrupt:  # SIGINT not routed through _CtrlC (see there): same ending
+            ctrl_c.pressed = True
+        interrupted = ctrl_c.pressed
         scenario.finish()
 
         if interrupted:
@@ -155,12 +191,14 @@ def run(args) -> int:
             console.print(line)
         json_path, html_path = write_report(scenario, args.out)
         console.print(f"report: {html_path}   data: {json_path}   TensorBoard logs: {tb_dir}")
-        if args.linger > 0 and not interrupted:
+        if args.linger > 0 and not ctrl_c.pressed:
             console.print(f"run finished; serving {server.url} for {args.linger:g} more seconds "
                           "(Ctrl-C to stop)")
             sys.stdout.flush()
+            end = time.monotonic() + args.linger
             try:
-                time.sleep(args.linger)
+                while not ctrl_c.pressed and (left := end - time.monotonic()) > 0:
+                    time.sleep(min(_REFRESH, left))
             except KeyboardInterrupt:
                 pass
         return 0
