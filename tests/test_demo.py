@@ -287,6 +287,7 @@ def _env():
     root = os.path.dirname(os.path.dirname(tallyml.__file__))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     env.pop("CI", None)
+    env.pop("TALLYML_HOT", None)  # the user's default: the hot tier loads in the background
     return env
 
 

@@ -112,6 +112,7 @@ class _Demo:
         env = dict(os.environ)
         root = os.path.dirname(os.path.dirname(tallyml.__file__))
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        env.pop("TALLYML_HOT", None)  # the user's default: the hot tier loads in the background
         # `command` (conftest's tallyml_command) stops on the SIGINT of stop() even when this
         # test run ignores SIGINT; otherwise the demo would linger its full 300 s
         self.proc = subprocess.Popen(
