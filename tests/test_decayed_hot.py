@@ -462,9 +462,11 @@ def test_decayed_pickle_keeps_the_hot_path(sync_tier):
     d.update(y, p)
     d2 = pickle.loads(pickle.dumps(d))
     assert d2._ones is not None and len(d2._ones) == MAX
-    d2.update(y, p)
+    d2.update(y[:3], p[:3])  # fewer rows than the state has cells: the weighted kernel
     assert d2._acc._whot_ep is not None
-    assert d2.current().count == 200
+    d2.update(y, p)  # unweighted into the scratch state, added scaled by one compiled call
+    assert d2._fold is not None
+    assert d2.current().count == 203
 
 
 @pytest.mark.parametrize("hot_mode", ["0", "sync"])

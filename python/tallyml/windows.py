@@ -33,13 +33,14 @@ What the window covers (``s = N / buckets`` for ``samples=N`` and ``updates=N``,
 ``Decayed`` keeps one float64 state in which a sample of age ``a`` (rows counted after it, or
 seconds since its update) weighs ``2 ** (-a / half_life)`` times its own weight. New samples are
 added with growing weights and the state is rescaled only every 64 half-lives, so an update
-never rescales the old counts. An unweighted batch of at most ``hot.MAX_ROWS`` rows for a
-``BinaryMetrics`` or ``MulticlassMetrics`` template is counted with its decay weights in one
-compiled call (the hot tier's weighted kernels, once loaded; ``_count_scaled`` on the object),
-to exactly the counts of the weighted ``update``. Otherwise, with ``unit="seconds"`` a batch
-shares one weight: an unweighted batch at least as large as the state is counted unweighted
-(the metric's fast path) and added scaled, which equals the weighted count up to one rounding
-per cell.
+never rescales the old counts. With ``unit="seconds"`` a batch shares one weight: an
+unweighted batch at least as large as the state is counted unweighted (the metric's fast path)
+into a scratch state and added scaled (one compiled call, the hot tier's ``scaled_fold``, once
+loaded), which equals the weighted count up to one rounding per cell. Any other unweighted
+batch of at most ``hot.MAX_ROWS`` rows for a ``BinaryMetrics`` or ``MulticlassMetrics``
+template is counted with its decay weights in one compiled call (the hot tier's weighted
+kernels, once loaded; ``_count_scaled`` on the object), to exactly the counts of the weighted
+``update``.
 """
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ _DEFAULT_BUCKETS = 10
 _RESCALE_EXPONENT = 64.0  # stored weights stay below 2**64 times the newest weight's scale
 _ROW_IN_MESSAGE = re.compile(r"^(\w+)\[(\d+)")
 _I64 = np.dtype(np.int64)
+_F64 = np.dtype(np.float64)
 _NO_LIMIT = 1 << 62  # a front's room where time, not a count, closes buckets
 
 
@@ -759,6 +761,8 @@ class Decayed:
         self._ramp = (0, np.ones(0))  # 2 ** (i / half_life), i < n, for the last batch size
         self._wbuf = np.empty(0)      # the batch's weights (reused)
         self._scratch = None
+        self._fold = None      # the hot tier's scaled_fold, once loaded
+        self._fold_ok = False
         # the metric objects' weighted hot path (``_count_scaled``): a small batch counted with
         # weights ramp[i] * scale in one compiled call, no weight array, no validation passes.
         # unit="seconds" gives it a ramp of ones (1.0 * scale is scale exactly; the kernel
@@ -775,6 +779,9 @@ class Decayed:
             # the weighted kernel's pass over the batch
             self._scratch = _empty_like(self._template)
             self._fast = fast
+            # the scratch writes only its state while int64 (a class that keeps the seen mask
+            # for weighted updates): then one compiled call adds it scaled (``scaled_fold``)
+            self._fold_ok = _int_arrays(self._template, *fast) == ("_state",)
             fresh = self._template._new_arrays()
             self._cells = sum(v.size for a, v in fresh.items() if v is not None and a != seen)
 
@@ -790,7 +797,8 @@ class Decayed:
     #: a batch's weight ramp 2 ** (i / half_life) stays below 2 ** this (else: per-row weights)
     _RAMP_EXPONENT = 1000.0
 
-    _TRANSIENT = ("_lock", "_ramp", "_wbuf", "_scratch", "_fast", "_cells", "_hot_ok", "_ones")
+    _TRANSIENT = ("_lock", "_ramp", "_wbuf", "_scratch", "_fast", "_cells", "_hot_ok", "_ones",
+                  "_fold", "_fold_ok")
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k not in self._TRANSIENT}
@@ -877,15 +885,26 @@ class Decayed:
                 if self._base is None or (t - self._base) / h > _RESCALE_EXPONENT:
                     self._rebase(t)
                 scale = math.exp2(max(t - self._base, 0.0) / h)
-                if hot and self._acc._count_scaled(args[0], args[1], self._ones, scale):
-                    self._pos += n
-                    return
                 scratch = self._scratch
                 if scratch is not None and user_w is None and n >= self._cells:
-                    scratch.update(*args, **kwargs)  # counts all or nothing
-                    arrays, seen = self._fast
-                    _add_scaled(self._acc, scratch, scale, arrays, seen)
-                    _clear_in_place(scratch, arrays, arrays)
+                    scratch.update(*args, **kwargs)  # counts all or nothing (its hot path)
+                    acc, fold = self._acc, self._fold
+                    if (fold is not None and acc._float and not scratch._float
+                            and not acc._on_device and not scratch._on_device):
+                        fold(acc._state, scratch._state, scale)  # the one array it wrote
+                        acc._count += scratch._count
+                        scratch._count = 0
+                    else:
+                        arrays, seen = self._fast
+                        _add_scaled(acc, scratch, scale, arrays, seen)
+                        _clear_in_place(scratch, arrays, arrays)
+                        if self._fold_ok and fold is None and scratch._hot_on:
+                            _hot.request("scaled_fold", _F64, _I64)  # once per process
+                            self._fold = _hot.lookup("scaled_fold", _F64, _I64)
+                    self._pos += n
+                    return
+                if hot and self._acc._count_scaled(args[0], args[1], self._ones, scale):
+                    self._pos += n
                     return
                 w = np.full(n, scale)
             if user_w is not None:

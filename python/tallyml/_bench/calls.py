@@ -195,15 +195,18 @@ WINDOW_VARIANTS = {
     "updates=1000/10": dict(updates=1000, buckets=10),       # ... every 100 updates
     "updates=100/10": dict(updates=100, buckets=10),         # ... every 10 updates
     "seconds=3600/60": dict(seconds=3600.0, buckets=60),
+    # a bucket that never closes in the run: the front's own bookkeeping alone
+    "updates=1G/1": dict(updates=1 << 30, buckets=1),
     "Decayed(samples)": dict(half_life=50_000),
     "Decayed(seconds)": dict(half_life=60.0, unit="seconds"),
 }
 
 
 def _warm_passes(kw, batch, batches):
-    """Passes over the data that open ``buckets + 2`` buckets (all but ``seconds`` windows)."""
+    """Passes over the data that open ``buckets + 2`` buckets (all but ``seconds`` windows),
+    at most 30 (a window with longer buckets closes none in the timed run either)."""
     per_bucket = kw.get("updates", kw.get("samples", 0) / batch) / kw["buckets"]
-    return max(1, int(math.ceil((kw["buckets"] + 2) * per_bucket / batches)))
+    return min(30, max(1, int(math.ceil((kw["buckets"] + 2) * per_bucket / batches))))
 
 
 def window_overhead(batch: int = 1000, batches: int = 50, repeat: int = 61) -> dict:
