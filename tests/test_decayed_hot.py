@@ -494,3 +494,38 @@ def test_decayed_batches_of_many_half_lives(monkeypatch, hot_mode, half_life):
                                            rtol=1e-12, atol=1e-300)
                 assert m.count == len(y)
     assert (d._acc._whot_ep is not None) == (hot_mode == "sync"), hot.failures()
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass"])
+def test_decayed_seconds_fold_equals_the_numpy_fold(monkeypatch, kind):
+    """unit="seconds": a batch at least as large as the state is counted unweighted into the
+    scratch state and added scaled by the hot tier's ``scaled_fold``; it must give the bits of
+    the numpy formulation it replaces (``acc += counts * scale``), which the tier-off twin
+    uses, through rescales, weighted batches and batches below the state's size between."""
+    rng = np.random.default_rng(77)
+    clock = FakeClock(1.0)
+
+    def make():
+        t = (BinaryMetrics(backend="numba") if kind == "binary"
+             else MulticlassMetrics(5, labels="all", backend="numba"))
+        return Decayed(t, half_life=2.0, unit="seconds", clock=clock)
+
+    monkeypatch.setenv(hot.ENV_VAR, "sync")
+    fast = make()
+    monkeypatch.setenv(hot.ENV_VAR, "0")
+    slow = make()  # its objects keep the tier off (read when they are made)
+    monkeypatch.setenv(hot.ENV_VAR, "sync")
+    for i in range(120):
+        clock.t += float(rng.exponential(0.4))
+        n = int(rng.choice([2, 30, 500]))
+        k = 2 if kind == "binary" else 5
+        y = rng.integers(0, k, n).astype(np.int8 if kind == "binary" else np.int32)
+        p = (rng.random(n).astype(np.float32) if kind == "binary"
+             else rng.integers(0, k, n).astype(np.int32))
+        w = rng.random(n) if i % 11 == 5 else None
+        for d in (fast, slow):
+            d.update(y, p) if w is None else d.update(y, p, sample_weight=w)
+        a, b = fast.current(), slow.current()
+        np.testing.assert_array_equal(a.confusion_matrix(), b.confusion_matrix())
+        assert a.count == b.count
+    assert fast._fold is not None and slow._fold is None
