@@ -283,7 +283,7 @@ def test_bucket_moved_to_the_gpu_keeps_the_front_off_its_host_paths():
                                   dict(seconds=10.0, buckets=5)], ids=str)
 def test_bad_batch_at_a_bucket_change_changes_nothing(kind, mode):
     """The batch that opens the next bucket is counted by the front's hot kernel straight into
-    a spare bucket object (windows.py ``_next_bucket`` / ``_opened``): a bad one there must
+    the spare bucket object the front holds (windows.py ``_opened``): a bad one there must
     leave the window, the total, the bounds and that spare object as they were, and the good
     batch after it must open the bucket as the general path does."""
     _hot_loaded(kind)
@@ -315,4 +315,5 @@ def test_bad_batch_at_a_bucket_change_changes_nothing(kind, mode):
         _same(fast.window(), slow.window())
         _same(fast.total(), slow.total())
         assert fast.window_bounds() == slow.window_bounds()
-    assert fast._roll is not None  # the compiled bucket change ran (sync tier)
+    if "seconds" not in mode:  # (a seconds window changes buckets on its general path)
+        assert fast._roll is not None  # the compiled bucket change ran (sync tier)

@@ -289,13 +289,12 @@ class Windowed:
                 front._ring = self
                 front._ring_slow = self._front_slow
                 front._wrows = self._mode == "samples"  # room in rows, else in calls
+                front._wsize = self._size or 0
                 front._wclock = self._clock if self._mode == "seconds" else None
                 self._front, self._lock, self.update = front, front._lock, front.update
         self._pool = []    # emptied bucket objects, reused when a bucket opens
-        self._roll = None  # the hot tier's ring_roll entry point, once loaded (see _commit)
-        self._next_j = None  # the bucket _next_bucket found for the batch in hand
+        self._roll = None  # the hot tier's ring_roll entry point, once loaded (see _opened)
         self._probe = _empty_like(self._template)  # replays a failed split batch for its error
-        self._cur_update = None if self._cur_obj is None else self._cur_obj.update
         self._point_front()
 
     def _front_slow(self, target, preds, sample_weight):
@@ -314,7 +313,7 @@ class Windowed:
             return
         front._wcur = cur
         if cur is None:  # no bucket yet: no room, no time: nothing is admitted
-            front._wroom, front._wedge = 0, -math.inf
+            front._wroom, front._wedge, front._wnext = 0, -math.inf, None
             return
         for a in self._arrays:
             setattr(front, a, getattr(cur, a))
@@ -322,10 +321,21 @@ class Windowed:
         if cur._float or cur._on_device:
             # float64 counts (after a weighted batch) or a bucket that moved to the GPU
             # (backend="auto"): the front's hot paths count neither, so it admits nothing
-            front._wroom, front._wedge = 0, -math.inf
+            front._wroom, front._wedge, front._wnext = 0, -math.inf, None
         else:  # seconds windows: no room to count down, the clock decides
             front._wroom = self._room if self._size else _NO_LIMIT
             front._wedge = self._edge
+            front._wnext = self._spare() if self._size else None
+
+    def _spare(self):
+        """The bucket object the next bucket opens with, when the front may count into it (an
+        emptied int64 object on the host), else None."""
+        pool = self._pool
+        if pool:
+            obj = pool[-1]
+            if not obj._float and not obj._on_device:
+                return obj
+        return None
 
     def _pull_front(self):
         """Take back the room the front has counted down (lock held; before reading it)."""
@@ -342,7 +352,6 @@ class Windowed:
         # the first batch opens the bucket of its time
         self._cur = -1 if self._size else -math.inf
         self._cur_obj = None
-        self._cur_update = None       # the current bucket's bound update method
         self._room = 0                # rows (samples) or calls (updates) left in the current bucket
         self._edge = -math.inf        # seconds: clock readings below it fall in the current bucket
 
@@ -353,7 +362,7 @@ class Windowed:
             self._point_front()
 
     _TRANSIENT = ("_lock", "update", "_update_mode", "_clear", "_add", "_pool", "_probe",
-                  "_cur_update", "_front", "_arrays", "_roll_state", "_roll", "_next_j")
+                  "_front", "_arrays", "_roll_state", "_roll")
 
     def __getstate__(self):
         # pickle (and copy.deepcopy) the counts and positions only: no lock, no bound methods
@@ -380,7 +389,6 @@ class Windowed:
         with self._lock:
             self._take_state(d)
             self._pool = []
-            self._cur_update = None if self._cur_obj is None else self._cur_obj.update
             self._point_front()
 
     # ------------------------------------------------------------ properties
@@ -432,7 +440,7 @@ class Windowed:
             room = self._room
             try:
                 if 0 < n <= room:
-                    self._cur_update(*args, **kwargs)
+                    self._cur_obj.update(*args, **kwargs)
                     self._room = room - n
                 elif room == 0 and 0 < n <= self._size:  # starts a bucket and fits in it
                     self._open_bucket(self._cur + 1, args, kwargs)
@@ -450,7 +458,7 @@ class Windowed:
             room = self._room
             try:
                 if room:
-                    self._cur_update(*args, **kwargs)
+                    self._cur_obj.update(*args, **kwargs)
                     self._room = room - 1
                 else:
                     self._open_bucket(self._cur + 1, args, kwargs)
@@ -464,11 +472,11 @@ class Windowed:
                 t = self._clock()
                 # below _edge, floor(t / width) <= current bucket for sure: no division needed
                 if t < self._edge:
-                    self._cur_update(*args, **kwargs)
+                    self._cur_obj.update(*args, **kwargs)
                     return
                 j = math.floor(t / self._width)
                 if j <= self._cur:  # also a clock that stepped back: into the current bucket
-                    self._cur_update(*args, **kwargs)
+                    self._cur_obj.update(*args, **kwargs)
                 else:
                     self._open_bucket(j, args, kwargs)
                     self._set_edge(j)
@@ -517,72 +525,67 @@ class Windowed:
     def _commit(self, obj, j):
         """Make ``obj`` (counted already) the current bucket ``j``: close the current bucket (its
         counts go into ``closed``), put ``obj`` in the ring and keep the evicted bucket, emptied,
-        for the next one. Lock held; cannot fail."""
+        for the next one. Lock held; cannot fail. (The front's bucket change has its own
+        version of this, ``_opened``.)"""
+        cur = self._cur_obj
+        if cur is not None:
+            self._add(self._closed, cur)
+        k = j % self._buckets
+        slots = self._slots
+        old = slots[k]
+        self._clear(old)  # an evicted bucket: its counts are in closed already
+        slots[k] = obj
+        self._ids[k] = j
+        self._pool.append(old)
+        self._cur, self._cur_obj = j, obj
+
+    # ------------------------------------------------------------ the front's bucket change
+    # A batch the front cannot admit because it opens the next bucket (``samples``/``updates``
+    # windows) is counted by the front's own hot kernel straight into the spare bucket object
+    # the front holds (``_wnext``), under the window's lock; ``_opened`` commits it, with one
+    # compiled call (``ring_roll``) for the counts. Instead of the general path's second update
+    # call, numpy calls on tiny arrays and hooks, that is a few dozen attribute operations:
+    # what a bucket change costs is mostly cache misses on the objects it touches (it runs
+    # once every many updates), so it touches as few as it can.
+    def _opened(self, obj, n, counted):
+        """Commit ``obj``, the spare bucket object the front's kernel counted ``counted``
+        samples of a batch of ``n`` rows into (the front's ``_wnext``: it opens the next
+        bucket of a ``samples``/``updates`` window). Lock held. ``_commit`` and ``_point_front``
+        written out for this case (the current bucket and ``obj`` hold int64 counts on the
+        host): a bucket change runs once every many updates, on cold caches, where every
+        object, attribute and function it touches costs (up to ~0.4 us each, measured here)."""
+        pool = self._pool
+        pool.pop()
+        obj._count = counted
+        j = self._cur + 1
         cur, closed = self._cur_obj, self._closed
         k = j % self._buckets
         slots = self._slots
         old = slots[k]
         roll = self._roll
-        if (roll is not None and cur is not None and self._roll_state and not closed._float
-                and not cur._float and not old._float and not closed._on_device
-                and not cur._on_device and not old._on_device):
+        if roll is not None and not (closed._float or old._float or closed._on_device
+                                     or old._on_device):
             roll(closed._state, cur._state, old._state)  # closed += cur; old = 0
             closed._count += cur._count
             old._count = 0
         else:
-            if cur is not None:
-                self._add(closed, cur)
+            self._add(closed, cur)
             self._clear(old)  # an evicted bucket: its counts are in closed already
+            if roll is None and self._roll_state:
+                self._roll = _hot.lookup("ring_roll", _I64, _I64)
+                if self._roll is None:
+                    _hot.request("ring_roll", _I64, _I64)  # once; loads in the background
         slots[k] = obj
         self._ids[k] = j
-        self._pool.append(old)
-        self._cur, self._cur_obj, self._cur_update = j, obj, obj.update
-
-    # ------------------------------------------------------------ the front's bucket change
-    # A batch the front cannot admit because it opens the next bucket is counted by the
-    # front's own hot kernel straight into that bucket's empty object, under the window's lock
-    # the front holds: ``_next_bucket`` finds the object, ``_opened`` commits it. A bucket
-    # change then costs one compiled call and some bookkeeping beyond the counting, instead of
-    # the general path's second update call and numpy calls on tiny arrays (~4 us here).
-    def _next_bucket(self, n):
-        """The empty object a batch of ``n`` rows goes into when it opens the next bucket and
-        fits in it, or None (the general path decides). Lock held; front windows only."""
+        pool.append(old)
+        self._cur, self._cur_obj = j, obj
         front = self._front
-        if front._float or front._on_device or self._cur_obj is None:
-            return None  # the front admits nothing (see _point_front), or no bucket yet
-        if self._size:
-            if front._wroom or (front._wrows and not 0 < n <= self._size):
-                return None  # room left (a batch larger than it), or a split
-            j = self._cur + 1
-        else:
-            j = math.floor(self._clock() / self._width)
-            if not j > self._cur:
-                return None
-        pool = self._pool
-        if not pool:
-            pool.append(_empty_like(self._template))
-        obj = pool[-1]
-        if obj._float or obj._on_device:
-            return None
-        self._next_j = j
-        return obj
-
-    def _opened(self, obj, n, counted):
-        """Commit ``obj``, which the front's kernel counted ``counted`` samples of a batch of
-        ``n`` rows into (see ``_next_bucket``). Lock held."""
-        self._pool.pop()
-        obj._count = counted
-        j = self._next_j
-        self._commit(obj, j)
-        if self._size:
-            self._room = self._size - (n if self._mode == "samples" else 1)
-        else:
-            self._set_edge(j)
-        self._point_front()
-        if self._roll is None:
-            self._roll = _hot.lookup("ring_roll", _I64, _I64)
-            if self._roll is None:
-                _hot.request("ring_roll", _I64, _I64)  # once; loads in the background
+        front._wcur = obj
+        for a in self._arrays:
+            setattr(front, a, getattr(obj, a))
+        front._bound = obj._bound
+        front._wroom = self._room = self._size - (n if front._wrows else 1)
+        front._wnext = self._spare()
 
     def _split_update(self, n, args, kwargs):
         """``samples`` windows: a batch that crosses bucket boundaries, counted piece by piece
@@ -650,7 +653,6 @@ class Windowed:
                 add(closed, obj)
         self._cur = last
         self._cur_obj = self._slots[last % nb]
-        self._cur_update = self._cur_obj.update
         self._room = (last + 1) * size - (pos0 + n)
 
     def _raise_as_template(self, args, kwargs, exc):

@@ -182,7 +182,7 @@ def multiclass_scores(target, scores, has_ignore, ignore, state):
 
 @njit(**_KW)
 def ring_roll(closed, cur, old):
-    # a window's bucket change (windows.py ``Windowed._commit``): the closing bucket's counts
+    # a window's bucket change (windows.py ``Windowed._opened``): the closing bucket's counts
     # into the running total, the evicted bucket emptied for reuse; one call instead of two
     # numpy calls on arrays of a few cells
     c = closed.reshape(-1)  # int64 2-D states, C-contiguous (np.zeros, np.add results)

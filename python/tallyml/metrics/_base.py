@@ -92,8 +92,8 @@ class _MetricsBase:
         # a window front's fields (see _ring_capable), set here on every object although only
         # fronts use them: an attribute added after __init__ takes an object off CPython's
         # shared-key attribute layout and slows every attribute read in update() by ~15%
-        self._ring = self._ring_slow = self._wclock = self._wcur = None
-        self._wrows, self._wroom, self._wedge = False, 0, -math.inf
+        self._ring = self._ring_slow = self._wclock = self._wcur = self._wnext = None
+        self._wrows, self._wroom, self._wedge, self._wsize = False, 0, -math.inf, 0
         self._reset_state()
 
     # ------------------------------------------------------------ state
@@ -180,10 +180,12 @@ class _MetricsBase:
         takes, n rows or 1 call, fit the room ``_wroom`` left, and for time windows the clock
         ``_wclock`` is below the bucket's end ``_wedge``) and book it (``_ring_counted``: room
         down, the bucket's sample count ``_wcur._count`` up); the hot paths inline both (a
-        method call is a tenth of a hot update). A batch that opens the next bucket is counted
-        by the hot path straight into that bucket's empty object (``_ring._next_bucket``, then
-        ``_ring._opened``). Every other batch goes to ``_ring_slow``, the window's general
-        update. So a windowed update costs one call and one lock, like a plain one."""
+        method call is a tenth of a hot update). A batch that opens the next bucket of a
+        ``samples``/``updates`` window (no room left; for ``samples`` at most ``_wsize`` rows)
+        is counted by the hot path straight into the window's empty spare bucket object
+        ``_wnext``, which ``_ring._opened`` then commits. Every other batch goes to
+        ``_ring_slow``, the window's general update. So a windowed update costs one call and
+        one lock, like a plain one."""
         return False
 
     def _ring_admits(self, n) -> bool:

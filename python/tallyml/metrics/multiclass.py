@@ -173,14 +173,16 @@ class MulticlassMetrics(_ConfusionMetrics):
                             self._wroom -= u
                             self._wcur._count += c
                             return
-                    else:  # it may open the next bucket: counted into that (see windows.py)
-                        obj = self._ring._next_bucket(n)
-                        if obj is not None:
-                            c = self._hot_ep(target, preds, self._has_ign, self._ign,
-                                             obj._state)
-                            if c >= 0:
-                                self._ring._opened(obj, n, c)
-                                return
+                    # it may open the next bucket: counted into the window's spare bucket
+                    # object, which the window then commits (windows.py, _opened)
+                    elif (self._wnext is not None and not self._wroom
+                          and (n <= self._wsize or not self._wrows)):
+                        obj = self._wnext
+                        c = self._hot_ep(target, preds, self._has_ign, self._ign,
+                                         obj._state)
+                        if c >= 0:
+                            self._ring._opened(obj, n, c)
+                            return
                 finally:
                     lock.release()
                 if self._ring is not None:  # a window's front: a new bucket, or an error
