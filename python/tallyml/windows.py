@@ -63,7 +63,6 @@ _RESCALE_EXPONENT = 64.0  # stored weights stay below 2**64 times the newest wei
 _ROW_IN_MESSAGE = re.compile(r"^(\w+)\[(\d+)")
 _I64 = np.dtype(np.int64)
 _F64 = np.dtype(np.float64)
-_NO_LIMIT = 1 << 62  # a front's room where time, not a count, closes buckets
 
 
 # ---------------------------------------------------------------- the metric-object protocol
@@ -290,7 +289,9 @@ class Windowed:
                 front._ring_slow = self._front_slow
                 front._wrows = self._mode == "samples"  # room in rows, else in calls
                 front._wsize = self._size or 0
-                front._wclock = self._clock if self._mode == "seconds" else None
+                seconds = self._mode == "seconds"
+                front._wunit = 0 if seconds else 1  # what a call takes of the room
+                front._wclock = self._clock if seconds else None
                 self._front, self._lock, self.update = front, front._lock, front.update
         self._pool = []    # emptied bucket objects, reused when a bucket opens
         self._roll = None  # the hot tier's ring_roll entry point, once loaded (see _opened)
@@ -322,8 +323,8 @@ class Windowed:
             # float64 counts (after a weighted batch) or a bucket that moved to the GPU
             # (backend="auto"): the front's hot paths count neither, so it admits nothing
             front._wroom, front._wedge, front._wnext = 0, -math.inf, None
-        else:  # seconds windows: no room to count down, the clock decides
-            front._wroom = self._room if self._size else _NO_LIMIT
+        else:  # seconds windows: calls take no room (_wunit 0), the clock decides
+            front._wroom = self._room if self._size else 1  # (a small int: no allocation)
             front._wedge = self._edge
             front._wnext = self._spare() if self._size else None
 

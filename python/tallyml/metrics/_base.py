@@ -93,7 +93,7 @@ class _MetricsBase:
         # fronts use them: an attribute added after __init__ takes an object off CPython's
         # shared-key attribute layout and slows every attribute read in update() by ~15%
         self._ring = self._ring_slow = self._wclock = self._wcur = self._wnext = None
-        self._wrows, self._wroom, self._wedge, self._wsize = False, 0, -math.inf, 0
+        self._wrows, self._wunit, self._wroom, self._wedge, self._wsize = False, 1, 0, -math.inf, 0
         self._reset_state()
 
     # ------------------------------------------------------------ state
@@ -177,10 +177,11 @@ class _MetricsBase:
         ``tallyml.Windowed``, see windows.py) is an object whose arrays alias the window's
         current bucket and whose lock is the window's. Under that one lock its hot and bound
         paths admit a batch of n rows into the current bucket (``_ring_admits``: the units it
-        takes, n rows or 1 call, fit the room ``_wroom`` left, and for time windows the clock
-        ``_wclock`` is below the bucket's end ``_wedge``) and book it (``_ring_counted``: room
-        down, the bucket's sample count ``_wcur._count`` up); the hot paths inline both (a
-        method call is a tenth of a hot update). A batch that opens the next bucket of a
+        takes, n rows or ``_wunit`` (1 a call; 0 for time windows, whose room stays 1), fit the
+        room ``_wroom`` left, and for time windows the clock ``_wclock`` is below the bucket's
+        end ``_wedge``) and book it (``_ring_counted``: room down, the bucket's sample count
+        ``_wcur._count`` up); the hot paths inline both (a method call is a tenth of a hot
+        update). A batch that opens the next bucket of a
         ``samples``/``updates`` window (no room left; for ``samples`` at most ``_wsize`` rows)
         is counted by the hot path straight into the window's empty spare bucket object
         ``_wnext``, which ``_ring._opened`` then commits. Every other batch goes to
@@ -189,11 +190,11 @@ class _MetricsBase:
         return False
 
     def _ring_admits(self, n) -> bool:
-        return (n if self._wrows else 1) <= self._wroom and (
+        return (n if self._wrows else self._wunit) <= self._wroom and (
             self._wclock is None or self._wclock() < self._wedge)
 
     def _ring_counted(self, n, counted) -> None:
-        self._wroom -= n if self._wrows else 1
+        self._wroom -= n if self._wrows else self._wunit
         self._wcur._count += counted
 
     def _has_fast_paths(self) -> bool:

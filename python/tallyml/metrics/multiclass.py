@@ -166,7 +166,7 @@ class MulticlassMetrics(_ConfusionMetrics):
                                 return
                     # a window's front: _ring_admits and _ring_counted inlined (a float or
                     # device bucket gets no room and no time: it never admits)
-                    elif (u := n if self._wrows else 1) <= self._wroom and (
+                    elif (u := n if self._wrows else self._wunit) <= self._wroom and (
                             self._wclock is None or self._wclock() < self._wedge):
                         c = self._hot_ep(target, preds, self._has_ign, self._ign, self._state)
                         if c >= 0:
