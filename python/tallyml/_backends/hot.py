@@ -17,6 +17,12 @@ in the background:
 ``TALLYML_HOT=0`` turns the tier off; ``TALLYML_HOT=sync`` compiles in the requesting call
 (deterministic, for tests and benchmarks); ``warm(...)`` does that for one signature.
 
+Warnings: a first compile (not a load from numba's disk cache) runs numba's type inference,
+which enters ``warnings.catch_warnings``; that swaps the process-wide warning filters, so in the
+background mode it can undo a ``catch_warnings`` block that another thread is inside at that
+moment. The test suite therefore runs with ``TALLYML_HOT=sync`` (tests/conftest.py); a program
+that relies on such blocks while the tier may still be compiling can do the same.
+
 Fork safety: a fork while the loader thread holds numba's compiler lock would leave that lock
 held forever in the child, so ``os.fork`` waits (``register_at_fork``) until a load in progress
 has finished. Exit: the interpreter waits (``atexit``, at most ``EXIT_WAIT_S``) for a load in
