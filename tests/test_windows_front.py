@@ -317,3 +317,56 @@ def test_bad_batch_at_a_bucket_change_changes_nothing(kind, mode):
         assert fast.window_bounds() == slow.window_bounds()
     if "seconds" not in mode:  # (a seconds window changes buckets on its general path)
         assert fast._roll is not None  # the compiled bucket change ran (sync tier)
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass"])
+@pytest.mark.parametrize("buckets", [1, 2, 3, 10])
+@pytest.mark.parametrize("mode", ["samples", "updates"])
+def test_reads_pickles_and_restores_at_random_moments(kind, buckets, mode):
+    """Bucket changes on the front (windows.py ``_opened``) between reads at random moments,
+    long stretches without one, pickles and restores: the window, the total and the bounds must
+    equal the general path's every time they are read, for rings of 1 to 10 buckets."""
+    _hot_loaded(kind)
+    rng = np.random.default_rng(zlib.crc32(f"{kind}{buckets}{mode}".encode()))
+    size = 2 * buckets if mode == "updates" else 400 * buckets
+    fast = Windowed(_make(kind, "native"), **{mode: size, "buckets": buckets})
+    slow = Windowed(_make(kind, "numpy"), **{mode: size, "buckets": buckets})
+    for step in range(300):
+        n = int(rng.choice([0, 30, 100, 250, hot.MAX_ROWS + 7], p=[.05, .4, .35, .15, .05]))
+        t, p = _batch(rng, kind, n)
+        fast.update(t, p)
+        slow.update(t, p)
+        r = rng.random()
+        if r < 0.15:
+            assert fast.window_bounds() == slow.window_bounds()
+            _same(fast.window(), slow.window())
+            _same(fast.total(), slow.total())
+        elif r < 0.17:
+            fast = pickle.loads(pickle.dumps(fast))
+        elif r < 0.19:
+            fast._restore(pickle.loads(pickle.dumps(fast.__getstate__())))
+    _same(fast.window(), slow.window())
+    _same(fast.total(), slow.total())
+    assert len(fast._pool) <= buckets + 2  # spare objects do not pile up
+
+
+@pytest.mark.parametrize("buckets", [1, 3])
+def test_settling_into_float_counts_after_a_weighted_batch(buckets):
+    """After a weighted batch the running total holds float64 counts, so a bucket change adds
+    and empties with numpy, not the compiled roll; with ``buckets=1`` the bucket it empties is
+    the one it has just added (the add must come first)."""
+    _hot_loaded("multiclass")
+    rng = np.random.default_rng(buckets)
+    fast = Windowed(_make("multiclass", "native"), updates=2 * buckets, buckets=buckets)
+    slow = Windowed(_make("multiclass", "numpy"), updates=2 * buckets, buckets=buckets)
+    for step in range(60):
+        t, p = _batch(rng, "multiclass", int(rng.integers(1, 200)))
+        w = rng.random(len(t)) if step == 3 else None
+        fast.update(t, p, sample_weight=w)
+        slow.update(t, p, sample_weight=w)
+        if step % 7 == 6:
+            np.testing.assert_allclose(fast.total().confusion_matrix(),
+                                       slow.total().confusion_matrix(), rtol=1e-12)
+            np.testing.assert_allclose(fast.window().confusion_matrix(),
+                                       slow.window().confusion_matrix(), rtol=1e-12)
+    assert fast._closed._float
