@@ -480,33 +480,26 @@ class Windowed:
                     self._cur_obj.update(*args, **kwargs)
                 else:
                     self._open_bucket(j, args, kwargs)
-                    self._set_edge(j)
+                    end = (j + 1) * self._width
+                    # a margin far above the rounding of t / width and of this product (at 0,
+                    # t / width may underflow to -0.0 below it: no shortcut then)
+                    self._edge = end - abs(end) * 1e-12 if end else -math.inf
             finally:
                 self._point_front()
-
-    def _set_edge(self, j):
-        end = (j + 1) * self._width
-        # a margin far above the rounding of t / width and of this product (at 0, t / width
-        # may underflow to -0.0 below it: no shortcut then)
-        self._edge = end - abs(end) * 1e-12 if end else -math.inf
 
     def _take(self):
         """An empty bucket object: a reused one when there is one."""
         obj = self._pool.pop() if self._pool else _empty_like(self._template)
         front = self._front
         if front is not None and obj._hot_ep is not front._hot_ep:
-            self._share_kernels(obj)
+            # a bucket object counts about one batch a ring cycle itself (the front counts the
+            # rest), too few to warm its own caches: it shares the front's dtype-pair kernel
+            # table and takes its hot-tier entry point (neither depends on the counts)
+            obj._kernels = front._kernels
+            if front._hot_ep is not None:
+                obj._hot_t, obj._hot_p = front._hot_t, front._hot_p
+                obj._hot_nd, obj._hot_ep = front._hot_nd, front._hot_ep
         return obj
-
-    def _share_kernels(self, obj):
-        # a bucket object counts about one batch a ring cycle itself (the front counts the
-        # rest), too few to warm its own caches: it shares the front's dtype-pair kernel
-        # table and takes its hot-tier entry point (neither depends on the counts)
-        front = self._front
-        obj._kernels = front._kernels
-        if front._hot_ep is not None:
-            obj._hot_t, obj._hot_p = front._hot_t, front._hot_p
-            obj._hot_nd, obj._hot_ep = front._hot_nd, front._hot_ep
 
     def _recycle(self, obj):
         self._clear(obj)
@@ -545,9 +538,8 @@ class Windowed:
     # windows) is counted by the front's own hot kernel straight into the spare bucket object
     # the front holds (``_wnext``), under the window's lock; ``_opened`` commits it, with one
     # compiled call (``ring_roll``) for the counts. Instead of the general path's second update
-    # call, numpy calls on tiny arrays and hooks, that is a few dozen attribute operations:
-    # what a bucket change costs is mostly cache misses on the objects it touches (it runs
-    # once every many updates), so it touches as few as it can.
+    # call, numpy calls on tiny arrays and hooks, that is a few dozen attribute operations; it
+    # runs once every many updates, on cold caches, so it touches as few objects as it can.
     def _opened(self, obj, n, counted):
         """Commit ``obj``, the spare bucket object the front's kernel counted ``counted``
         samples of a batch of ``n`` rows into (the front's ``_wnext``: it opens the next

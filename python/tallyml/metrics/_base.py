@@ -181,12 +181,11 @@ class _MetricsBase:
         room ``_wroom`` left, and for time windows the clock ``_wclock`` is below the bucket's
         end ``_wedge``) and book it (``_ring_counted``: room down, the bucket's sample count
         ``_wcur._count`` up); the hot paths inline both (a method call is a tenth of a hot
-        update). A batch that opens the next bucket of a
-        ``samples``/``updates`` window (no room left; for ``samples`` at most ``_wsize`` rows)
-        is counted by the hot path straight into the window's empty spare bucket object
-        ``_wnext``, which ``_ring._opened`` then commits. Every other batch goes to
-        ``_ring_slow``, the window's general update. So a windowed update costs one call and
-        one lock, like a plain one."""
+        update). A batch that opens the next bucket of a ``samples``/``updates`` window (no
+        room left; for ``samples`` at most ``_wsize`` rows) is counted by the hot path straight
+        into the window's empty spare bucket object ``_wnext``, which ``_ring._opened`` then
+        commits. Every other batch goes to ``_ring_slow``, the window's general update. So a
+        windowed update costs one call and one lock, like a plain one."""
         return False
 
     def _ring_admits(self, n) -> bool:
@@ -208,18 +207,25 @@ class _MetricsBase:
         loaded already (any object may have asked for it); otherwise count the call and, at the
         ``ARM_AFTER``-th, ask for it. Until it is there the native call keeps counting; results
         do not depend on the path."""
+        ep = self._hot_entry(name, key)
+        if ep is not None:
+            self._hot_t, self._hot_p, self._hot_ep = key[0], key[1], ep
+            self._hot_nd = key[2] if len(key) > 2 else 1
+
+    def _hot_entry(self, name, key, eager=False):
+        """The hot tier's kernel ``name`` for the dtypes ``key[0], key[1]`` when this process
+        has it loaded (any object may have asked for it); otherwise count a call under ``key``
+        (the dtypes, then what else tells the kernels apart) and ask for it at the
+        ``ARM_AFTER``-th (``eager``: at the first under TALLYML_HOT=sync), and None until it is
+        there."""
         ep = _hot.lookup(name, key[0], key[1])
         if ep is None:
             n = self._small_calls.get(key, 0) + 1
             self._small_calls[key] = n
-            if n != _hot.ARM_AFTER:
-                return
-            _hot.request(name, key[0], key[1])
-            ep = _hot.lookup(name, key[0], key[1])  # there already when loaded synchronously
-            if ep is None:
-                return
-        self._hot_t, self._hot_p, self._hot_ep = key[0], key[1], ep
-        self._hot_nd = key[2] if len(key) > 2 else 1
+            if n == _hot.ARM_AFTER or (eager and n == 1 and _hot.sync()):
+                _hot.request(name, key[0], key[1])
+                ep = _hot.lookup(name, key[0], key[1])  # there already when loaded synchronously
+        return ep
 
     def _count_scaled(self, target, preds, ramp, scale) -> bool:
         """Count a batch with weights ``ramp[i] * scale`` through a weighted hot-tier kernel, as
@@ -250,20 +256,6 @@ class _MetricsBase:
             return True
         finally:
             lock.release()
-
-    def _weighted_entry(self, name, target_dtype, preds_dtype):
-        """The hot tier's weighted kernel ``name`` for these dtypes, asked for (see
-        ``_tier_up``) after ``ARM_AFTER`` calls, or on the first one under TALLYML_HOT=sync;
-        None while it is not loaded."""
-        ep = _hot.lookup(name, target_dtype, preds_dtype)
-        if ep is None:
-            key = (name, target_dtype, preds_dtype)
-            n = self._small_calls.get(key, 0) + 1
-            self._small_calls[key] = n
-            if n == _hot.ARM_AFTER or (n == 1 and _hot.sync()):
-                _hot.request(name, target_dtype, preds_dtype)
-                ep = _hot.lookup(name, target_dtype, preds_dtype)
-        return ep
 
     def reset(self) -> None:
         """Forget every count (configuration is kept)."""

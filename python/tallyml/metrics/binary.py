@@ -283,7 +283,8 @@ class BinaryMetrics(_ConfusionMetrics):
         if not (self._hot_on and t in _LABELS and (p in _LABELS or p in _SCORES)
                 and type(self).update is BinaryMetrics.update):
             return None
-        ep = self._weighted_entry("binary_scores_w" if p.kind == "f" else "binary_labels_w", t, p)
+        name = "binary_scores_w" if p.kind == "f" else "binary_labels_w"
+        ep = self._hot_entry(name, (t, p, name), eager=True)
         if ep is not None:
             self._whot_t, self._whot_p, self._whot_ep = t, p, ep
         return ep

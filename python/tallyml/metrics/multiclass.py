@@ -302,8 +302,8 @@ class MulticlassMetrics(_ConfusionMetrics):
         if not (self._hot_on and t in _LABELS and (p in _LABELS or p in _SCORES)
                 and self._top_k is None and type(self).update is MulticlassMetrics.update):
             return None
-        ep = self._weighted_entry("multiclass_scores_w" if p.kind == "f" else
-                                  "multiclass_labels_w", t, p)
+        name = "multiclass_scores_w" if p.kind == "f" else "multiclass_labels_w"
+        ep = self._hot_entry(name, (t, p, name), eager=True)
         if ep is not None:
             kk = self._num_classes ** 2
             # csrc/src/multiclass.cpp direct(): rows / 4 < K*K + 1; numba_cpu._mc_serial: n < K*K
