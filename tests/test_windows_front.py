@@ -5,6 +5,7 @@ window's bookkeeping under the one lock. Every result must equal the general pat
 backend has neither fast path, so its windows take the general path only, which
 tests/test_windows.py checks against sklearn) and sklearn's on the rows the window covers,
 through bucket changes, splits, errors, weights, pickling, restores and threads."""
+import math
 import pickle
 import threading
 import time
@@ -39,6 +40,9 @@ def _hot_loaded(kind):
         m.update(t, p)
         time.sleep(0.001)
     assert m._hot_ep is not None, hot.failures()
+    # and its window variant, which fronts then take from their first bound call
+    name = {"binary": "binary_scores", "multiclass": "multiclass_labels"}.get(kind, "multiclass_scores")
+    assert hot.warm(name + "_ring", t.dtype, p.dtype) is not None, hot.failures()
 
 
 class Clock:
@@ -282,21 +286,26 @@ def test_bucket_moved_to_the_gpu_keeps_the_front_off_its_host_paths():
 @pytest.mark.parametrize("mode", [dict(samples=200, buckets=4), dict(updates=4, buckets=2),
                                   dict(seconds=10.0, buckets=5)], ids=str)
 def test_bad_batch_at_a_bucket_change_changes_nothing(kind, mode):
-    """The batch that opens the next bucket is counted by the front's hot kernel straight into
-    the spare bucket object the front holds (windows.py ``_opened``): a bad one there must
-    leave the window, the total, the bounds and that spare object as they were, and the good
-    batch after it must open the bucket as the general path does."""
+    """The batch that opens the next bucket is counted by the front's kernel into the stack's
+    scratch row, and only then is the bucket changed (``_backends/_hot_kernels.py``, the
+    ``*_ring`` kernels): a bad one there must leave the window, the total, the bounds and the
+    scratch row as they were, and the good batch after it must open the bucket as the general
+    path does."""
     _hot_loaded(kind)
     rng = np.random.default_rng(31)
     clock = Clock()
     fast = Windowed(_make(kind, "native"), **_window(mode, clock))
     slow = Windowed(_make(kind, "numpy"), **_window(mode, clock))
     size = 50
+    slow_calls = []
+    general = fast._front._ring_slow
+    fast._front._ring_slow = lambda *a: (slow_calls.append(1), general(*a))[1]
+    changes = 0
     for step in range(40):
         if "seconds" in mode:
             clock.t += 0.7
         t, p = _batch(rng, kind, size)
-        change = (fast._front._wroom == 0 if "seconds" not in mode
+        change = (fast._rbuf[hot.RING_ROOM] == 0 if "seconds" not in mode
                   else clock.t >= fast._front._wedge)
         if change and fast._cur_obj is not None:
             bad_t = t.copy()
@@ -309,21 +318,26 @@ def test_bad_batch_at_a_bucket_change_changes_nothing(kind, mode):
                      fast.total().count, fast.window_bounds())
             for a, b in zip(before, after):
                 np.testing.assert_array_equal(a, b)
+            assert not fast._views[-1].any()  # the kernels' scratch row stays empty
             assert all(not o._state.any() and o._count == 0 for o in fast._pool)
+        trips = len(slow_calls)
         fast.update(t, p)
         slow.update(t, p)
+        changes += change and len(slow_calls) == trips  # changed in the kernel
         _same(fast.window(), slow.window())
         _same(fast.total(), slow.total())
         assert fast.window_bounds() == slow.window_bounds()
-    if "seconds" not in mode:  # (a seconds window changes buckets on its general path)
-        assert fast._roll is not None  # the compiled bucket change ran (sync tier)
+    # the window variant of the kernel counted (sync tier) and, but for seconds windows (whose
+    # changes take the general path), changed buckets
+    assert fast._front._hot_ep is not None
+    assert changes >= (0 if "seconds" in mode else 5)
 
 
 @pytest.mark.parametrize("kind", ["binary", "multiclass"])
 @pytest.mark.parametrize("buckets", [1, 2, 3, 10])
 @pytest.mark.parametrize("mode", ["samples", "updates"])
 def test_reads_pickles_and_restores_at_random_moments(kind, buckets, mode):
-    """Bucket changes on the front (windows.py ``_opened``) between reads at random moments,
+    """Bucket changes in the front's kernel between reads at random moments,
     long stretches without one, pickles and restores: the window, the total and the bounds must
     equal the general path's every time they are read, for rings of 1 to 10 buckets."""
     _hot_loaded(kind)
@@ -370,3 +384,42 @@ def test_settling_into_float_counts_after_a_weighted_batch(buckets):
             np.testing.assert_allclose(fast.window().confusion_matrix(),
                                        slow.window().confusion_matrix(), rtol=1e-12)
     assert fast._closed._float
+
+
+@pytest.mark.skipif(not hot.KERNEL_CLOCK, reason="the kernels read the clock on 64-bit Linux only")
+@pytest.mark.parametrize("kind", ["binary", "multiclass"])
+def test_seconds_window_on_the_kernels_clock(kind):
+    """With ``time.monotonic`` (the default clock) on 64-bit Linux the front's kernel reads the
+    clock itself (``_backends/_hot_kernels.py``, ``_now_ns``): every batch must land in the
+    bucket of a moment between the readings just before and just after its ``update``, and the
+    kernel, not the general path, must have counted most batches."""
+    _hot_loaded(kind)
+    rng = np.random.default_rng(41)
+    width, nb = 0.02, 4
+    w = Windowed(_make(kind, "native"), seconds=width * nb, buckets=nb)
+    assert w._rbuf[hot.RING_CLOCK] == 1 and w._front._wclock is None
+    trips = []
+    general = w._front._ring_slow
+    w._front._ring_slow = lambda *a: (trips.append(1), general(*a))[1]
+    plain = _make(kind, "native")
+    log = []  # (first possible bucket, last possible bucket, samples)
+    end = time.monotonic() + 0.3
+    while time.monotonic() < end:
+        t, p = _batch(rng, kind, int(rng.integers(1, 60)))
+        before = time.monotonic()
+        w.update(t, p)
+        after = time.monotonic()
+        plain.update(t, p)
+        log.append((math.floor(before / width), math.floor(after / width), len(t)))
+        time.sleep(0.0005)
+    _same(w.total(), plain)
+    with w._lock:
+        w._pull_front()
+        held = {j: w._slots[k]._count for k, j in enumerate(w._ids) if j is not None}
+    assert len(held) == nb
+    for j, count in held.items():
+        low = sum(n for a, b, n in log if a == b == j)
+        high = sum(n for a, b, n in log if a <= j <= b)
+        assert low <= count <= high, (j, low, count, high)
+    buckets = len({a for a, _, _ in log} | {b for _, b, _ in log})
+    assert len(trips) <= buckets + 2 and len(log) > 5 * len(trips), (len(trips), buckets, len(log))

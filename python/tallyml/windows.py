@@ -9,6 +9,10 @@ running "closed" state, so ``total()`` is closed + current (no second pass over 
 O(buckets x state size); an update costs the counting itself (the bucket object's own
 ``update``, so the metric's fast path) plus O(1) bookkeeping, and O(state size) when a bucket
 closes: the evicted bucket object is emptied in place and reused, nothing is allocated.
+For ``BinaryMetrics`` and ``MulticlassMetrics`` templates on the native backend the buckets'
+states are rows of one int64 vector that also holds the window's bookkeeping, and a batch of
+up to ``hot.MAX_ROWS`` rows is counted into the current bucket, or opens the next one, in one
+compiled call (the hot tier's ``*_ring`` kernels; see ``Windowed._bind``).
 
 What the window covers (``s = N / buckets`` for ``samples=N`` and ``updates=N``,
 ``d = T / buckets`` seconds for ``seconds=T``):
@@ -62,6 +66,7 @@ _DEFAULT_BUCKETS = 10
 _RESCALE_EXPONENT = 64.0  # stored weights stay below 2**64 times the newest weight's scale
 _ROW_IN_MESSAGE = re.compile(r"^(\w+)\[(\d+)")
 _I64 = np.dtype(np.int64)
+_I64_MIN = -(2 ** 63)
 _F64 = np.dtype(np.float64)
 
 
@@ -259,15 +264,17 @@ class Windowed:
         hooks, the spare buckets, the front.
 
         ``update`` is the front's own ``update`` where the template's class carries the window
-        hooks (``_MetricsBase._ring_capable``): the front is an object of the template's class
-        whose arrays alias the current bucket's and whose lock is the window's, so a batch that
-        fits the current bucket costs what a plain update costs plus two small calls. Every
-        other batch (a new bucket, a split, weights, a first call) reaches the mode's update
-        method below through the front's ``_ring_slow``. Other templates get the mode's method
-        directly."""
+        hooks (``_MetricsBase._ring_capable``) and keeps its int64 counts in ``_state`` alone:
+        the front is an object of the template's class whose lock is the window's and whose
+        hot path calls the window variant of its hot-tier kernel on the window's ring vector
+        (``_make_front``), so a batch that fits the current bucket, or opens the next one,
+        costs what a plain update costs plus a few dozen nanoseconds. Every other batch (a
+        split, weights, a seconds window's new bucket, a first call, a bad value) reaches the
+        mode's update method below through the front's ``_ring_slow``. Other templates get the
+        mode's method directly."""
         self._lock = threading.Lock()
         self.update = self._update_mode = getattr(self, "_update_" + self._mode)
-        self._front = None
+        self._front = self._rbuf = None
         fast = _fast_protocol(self._template)
         if fast is None:
             self._clear = _reset_obj
@@ -276,27 +283,46 @@ class Windowed:
             arrays, seen = fast
             self._arrays = arrays
             ints = _int_arrays(self._template, arrays, seen)
-            # a bucket change of int64 buckets whose only written array is the state: one
-            # compiled call (``_roll``) instead of two numpy calls and their wrappers
-            self._roll_state = ints == ("_state",)
-            # closures, not functools.partial with keywords: that costs ~0.6 us a call here,
-            # and a bucket change makes three of these calls
+            # closures, not functools.partial with keywords: that costs ~0.6 us a call here
             self._clear = lambda obj: _clear_in_place(obj, arrays, ints)
             self._add = lambda dst, src: _add_in_place(dst, src, arrays, seen, ints)
-            if self._template._ring_capable():
-                front = _empty_like(self._template)
-                front._ring = self
-                front._ring_slow = self._front_slow
-                front._wrows = self._mode == "samples"  # room in rows, else in calls
-                front._wsize = self._size or 0
-                seconds = self._mode == "seconds"
-                front._wunit = 0 if seconds else 1  # what a call takes of the room
-                front._wclock = self._clock if seconds else None
-                self._front, self._lock, self.update = front, front._lock, front.update
+            if self._template._ring_capable() and ints == ("_state",):
+                self._make_front()
         self._pool = []    # emptied bucket objects, reused when a bucket opens
-        self._roll = None  # the hot tier's ring_roll entry point, once loaded (see _opened)
         self._probe = _empty_like(self._template)  # replays a failed split batch for its error
         self._point_front()
+
+    def _make_front(self):
+        """The front (see ``_bind``) and the ring vector its kernels count into (layout:
+        ``_backends/hot.py``): the bookkeeping the ``*_ring`` kernels share with
+        ``_point_front`` and ``_pull_front``, then B + 2 state rows: rows 0 .. B-1 the ring's
+        bucket states (bucket object k keeps row k as its ``_state`` for good: a bucket change
+        copies counts, it does not move objects), row B the closed total's, row B+1 the
+        kernels' scratch row."""
+        b = self._buckets
+        shape = self._template._state.shape
+        cells = shape[0] * shape[1]
+        base = _hot.RING_COUNT + b + 1
+        ring = np.zeros(base + (b + 2) * cells, dtype=np.int64)
+        ring[_hot.RING_ROWS] = self._mode == "samples"  # room in rows, else in calls
+        ring[_hot.RING_UNIT] = self._mode == "updates"  # a seconds window's room stays 1
+        ring[_hot.RING_SIZE] = self._size or 0
+        ring[_hot.RING_NB] = b
+        ring[_hot.RING_K] = shape[0]
+        ring[_hot.RING_BASE] = base
+        self._rbuf = ring
+        self._views = [ring[base + r * cells:base + (r + 1) * cells].reshape(shape)
+                       for r in range(b + 2)]
+        front = _empty_like(self._template)
+        front._ring = self
+        front._ring_slow = self._front_slow
+        front._wring, front._wviews = ring, self._views
+        if self._mode == "seconds":
+            # time.monotonic on 64-bit Linux: the kernel reads the same clock (~30 ns against
+            # ~100 ns for a Python call), and the front's hot path skips its own reading
+            ring[_hot.RING_CLOCK] = self._clock is time.monotonic and _hot.KERNEL_CLOCK
+            front._wclock = None if ring[_hot.RING_CLOCK] else self._clock
+        self._front, self._lock, self.update = front, front._lock, front.update
 
     def _front_slow(self, target, preds, sample_weight):
         """The mode's update for a batch the front hands over (as the caller gave it: the
@@ -306,43 +332,69 @@ class Windowed:
         return self._update_mode(target, preds, sample_weight=sample_weight)
 
     def _point_front(self):
-        """Alias the front's arrays (and bound native calls) to the current bucket's and give
-        it the bookkeeping it needs (see ``_MetricsBase._ring_capable``); lock held, called
-        whenever the current bucket, its arrays or the room may have changed."""
-        front, cur = self._front, self._cur_obj
+        """Hand the ring to the front (lock held; after anything that may have changed the
+        buckets, their arrays or the room): the bucket objects' states into their rows of the
+        ring vector, the bookkeeping into it, and the current bucket's arrays to the front's
+        bound native path. A bucket whose counts are float64 (after a weighted batch) or on a
+        device has arrays of its own, outside the ring vector: while the current bucket is one,
+        the kernels admit nothing (room -1); while any is, they change no bucket (a change then
+        takes the general path, which copies and adds as the dtypes require)."""
+        front = self._front
         if front is None:
             return
-        front._wcur = cur
-        if cur is None:  # no bucket yet: no room, no time: nothing is admitted
-            front._wroom, front._wedge, front._wnext = 0, -math.inf, None
-            return
-        for a in self._arrays:
-            setattr(front, a, getattr(cur, a))
-        front._bound, front._float, front._on_device = cur._bound, cur._float, cur._on_device
-        if cur._float or cur._on_device:
-            # float64 counts (after a weighted batch) or a bucket that moved to the GPU
-            # (backend="auto"): the front's hot paths count neither, so it admits nothing
-            front._wroom, front._wedge, front._wnext = 0, -math.inf, None
-        else:  # seconds windows: calls take no room (_wunit 0), the clock decides
-            front._wroom = self._room if self._size else 1  # (a small int: no allocation)
-            front._wedge = self._edge
-            front._wnext = self._spare() if self._size else None
-
-    def _spare(self):
-        """The bucket object the next bucket opens with, when the front may count into it (an
-        emptied int64 object on the host), else None."""
-        pool = self._pool
-        if pool:
-            obj = pool[-1]
-            if not obj._float and not obj._on_device:
-                return obj
-        return None
+        views, slots, b = self._views, self._slots, self._buckets
+        attached = True
+        counts = []
+        for r in range(b + 1):
+            obj = slots[r] if r < b else self._closed
+            if obj._state is not views[r]:
+                if obj._float or obj._on_device:
+                    attached = False
+                else:  # a new or reset object: its int64 counts move into its row
+                    views[r][...] = obj._state
+                    obj._state = views[r]
+            counts.append(obj._count)
+        cur = self._cur_obj
+        ring = self._rbuf
+        ring[_hot.RING_COUNT:_hot.RING_COUNT + b + 1] = counts
+        if cur is None:  # no bucket yet: samples/updates windows open one in the kernel
+            k, room = 0, (0 if self._size else -1)
+        else:
+            k = self._cur % b
+            room = -1 if cur._state is not views[k] else (self._room if self._size else 1)
+            for a in self._arrays:
+                setattr(front, a, getattr(cur, a))
+            front._bound, front._float, front._on_device = cur._bound, cur._float, cur._on_device
+        ring[_hot.RING_J] = self._cur if (self._size and cur is not None) else -1
+        ring[_hot.RING_CUR] = k
+        ring[_hot.RING_ROOM] = room
+        ring[_hot.RING_ROLL] = bool(self._size) and attached
+        front._wedge = edge = self._edge
+        # the kernel's clock in integer ns: admitted below floor(edge * 1e9), where t / width
+        # still gives the current bucket for sure (the margin in _update_seconds is far wider)
+        ring[_hot.RING_EDGE] = math.floor(edge * 1e9) if edge > -math.inf else _I64_MIN
 
     def _pull_front(self):
-        """Take back the room the front has counted down (lock held; before reading it)."""
-        front = self._front
-        if front is not None and self._size and not front._float and not front._on_device:
-            self._room = front._wroom
+        """Take back what the front's kernels have written (lock held; before reading or
+        changing the ring): the current bucket and the room (they may have changed buckets)
+        and every bucket's sample count."""
+        ring = self._rbuf
+        if ring is None:
+            return
+        m = ring[:_hot.RING_COUNT + self._buckets + 1].tolist()
+        if self._size:
+            j = m[_hot.RING_J]
+            if j >= 0 and j != self._cur:  # buckets changed in the kernel
+                b = self._buckets
+                self._cur, self._cur_obj = j, self._slots[j % b]
+                # bucket numbers are contiguous: slot k holds the latest j' <= j, j' = k mod b
+                self._ids = [i if i >= 0 else None for i in (j - (j - k) % b for k in range(b))]
+            if m[_hot.RING_ROOM] >= 0:
+                self._room = m[_hot.RING_ROOM]
+        c = _hot.RING_COUNT
+        for obj, n in zip(self._slots, m[c:c + self._buckets]):
+            obj._count = n
+        self._closed._count = m[c + self._buckets]
 
     def _reset(self):
         b = self._buckets
@@ -363,7 +415,7 @@ class Windowed:
             self._point_front()
 
     _TRANSIENT = ("_lock", "update", "_update_mode", "_clear", "_add", "_pool", "_probe",
-                  "_front", "_arrays", "_roll_state", "_roll")
+                  "_front", "_arrays", "_rbuf", "_views")
 
     def __getstate__(self):
         # pickle (and copy.deepcopy) the counts and positions only: no lock, no bound methods
@@ -469,6 +521,7 @@ class Windowed:
 
     def _update_seconds(self, *args, **kwargs):
         with self._lock:
+            self._pull_front()
             try:
                 t = self._clock()
                 # below _edge, floor(t / width) <= current bucket for sure: no division needed
@@ -491,14 +544,10 @@ class Windowed:
         """An empty bucket object: a reused one when there is one."""
         obj = self._pool.pop() if self._pool else _empty_like(self._template)
         front = self._front
-        if front is not None and obj._hot_ep is not front._hot_ep:
-            # a bucket object counts about one batch a ring cycle itself (the front counts the
-            # rest), too few to warm its own caches: it shares the front's dtype-pair kernel
-            # table and takes its hot-tier entry point (neither depends on the counts)
+        if front is not None:
+            # it counts one batch now and then, too few to warm its own caches: it shares the
+            # front's dtype-pair kernel table (which does not depend on the counts)
             obj._kernels = front._kernels
-            if front._hot_ep is not None:
-                obj._hot_t, obj._hot_p = front._hot_t, front._hot_p
-                obj._hot_nd, obj._hot_ep = front._hot_nd, front._hot_ep
         return obj
 
     def _recycle(self, obj):
@@ -518,67 +567,33 @@ class Windowed:
 
     def _commit(self, obj, j):
         """Make ``obj`` (counted already) the current bucket ``j``: close the current bucket (its
-        counts go into ``closed``), put ``obj`` in the ring and keep the evicted bucket, emptied,
-        for the next one. Lock held; cannot fail. (The front's bucket change has its own
-        version of this, ``_opened``.)"""
+        counts go into ``closed``) and put ``obj`` in the ring (``_install``). Lock held;
+        cannot fail."""
         cur = self._cur_obj
         if cur is not None:
             self._add(self._closed, cur)
-        k = j % self._buckets
-        slots = self._slots
-        old = slots[k]
-        self._clear(old)  # an evicted bucket: its counts are in closed already
-        slots[k] = obj
-        self._ids[k] = j
-        self._pool.append(old)
-        self._cur, self._cur_obj = j, obj
+        self._cur, self._cur_obj = j, self._install(j, obj)
 
-    # ------------------------------------------------------------ the front's bucket change
-    # A batch the front cannot admit because it opens the next bucket (``samples``/``updates``
-    # windows) is counted by the front's own hot kernel straight into the spare bucket object
-    # the front holds (``_wnext``), under the window's lock; ``_opened`` commits it, with one
-    # compiled call (``ring_roll``) for the counts. Instead of the general path's second update
-    # call, numpy calls on tiny arrays and hooks, that is a few dozen attribute operations; it
-    # runs once every many updates, on cold caches, so it touches as few objects as it can.
-    def _opened(self, obj, n, counted):
-        """Commit ``obj``, the spare bucket object the front's kernel counted ``counted``
-        samples of a batch of ``n`` rows into (the front's ``_wnext``: it opens the next
-        bucket of a ``samples``/``updates`` window). Lock held. ``_commit`` and ``_point_front``
-        written out for this case (the current bucket and ``obj`` hold int64 counts on the
-        host): a bucket change runs once every many updates, on cold caches, where every
-        object, attribute and function it touches costs (up to ~0.4 us each, measured here)."""
-        pool = self._pool
-        pool.pop()
-        obj._count = counted
-        j = self._cur + 1
-        cur, closed = self._cur_obj, self._closed
+    def _install(self, j, obj):
+        """Put bucket ``j``, counted into ``obj``, into its slot, evicting the bucket there
+        (whose counts are in ``closed`` already), and return the slot's object. With a front the
+        slot objects stay (their states are rows of the stack): the slot is emptied, ``obj``
+        added into it and emptied for reuse; otherwise ``obj`` takes the slot and the evicted
+        object, emptied, is kept for reuse. Lock held; cannot fail."""
         k = j % self._buckets
         slots = self._slots
         old = slots[k]
-        roll = self._roll
-        if roll is not None and not (closed._float or old._float or closed._on_device
-                                     or old._on_device):
-            roll(closed._state, cur._state, old._state)  # closed += cur; old = 0
-            closed._count += cur._count
-            old._count = 0
-        else:
-            self._add(closed, cur)
-            self._clear(old)  # an evicted bucket: its counts are in closed already
-            if roll is None and self._roll_state:
-                self._roll = _hot.lookup("ring_roll", _I64, _I64)
-                if self._roll is None:
-                    _hot.request("ring_roll", _I64, _I64)  # once; loads in the background
-        slots[k] = obj
+        self._clear(old)
         self._ids[k] = j
-        pool.append(old)
-        self._cur, self._cur_obj = j, obj
-        front = self._front
-        front._wcur = obj
-        for a in self._arrays:
-            setattr(front, a, getattr(obj, a))
-        front._bound = obj._bound
-        front._wroom = self._room = self._size - (n if front._wrows else 1)
-        front._wnext = self._spare()
+        if self._front is not None:
+            self._add(old, obj)
+            if len(old._bound) < len(obj._bound):
+                old._adopt_bindings(obj)  # the front's bound path uses the slot's calls
+            self._recycle(obj)
+            return old
+        slots[k] = obj
+        self._pool.append(old)
+        return obj
 
     def _split_update(self, n, args, kwargs):
         """``samples`` windows: a batch that crosses bucket boundaries, counted piece by piece
@@ -638,10 +653,7 @@ class Windowed:
             add(closed, evicted)
             self._recycle(evicted)
         for j, obj in fresh:
-            k = j % nb
-            old = self._slots[k]
-            self._slots[k], self._ids[k] = obj, j
-            self._recycle(old)  # evicted: already in closed
+            obj = self._install(j, obj)
             if j < last:
                 add(closed, obj)
         self._cur = last
@@ -669,6 +681,7 @@ class Windowed:
     def window(self):
         """A new metric object (the template's class) holding exactly the window's counts."""
         with self._lock:
+            self._pull_front()
             if self._cur_obj is None:
                 return _empty_like(self._template)
             ref = self._cur
@@ -681,6 +694,7 @@ class Windowed:
     def total(self):
         """A new metric object with every count since the start (or the last ``reset``)."""
         with self._lock:
+            self._pull_front()
             return self._sum([self._closed] + ([self._cur_obj] if self._cur_obj is not None else []))
 
     def window_bounds(self):
@@ -688,12 +702,12 @@ class Windowed:
         exclusive) for ``samples``/``updates``; ``(start, end)`` clock times for ``seconds``
         (batches stamped ``start <= t < end`` are inside)."""
         with self._lock:
+            self._pull_front()
             if self._mode == "seconds":
                 ref = math.floor(self._clock() / self._width)
                 if self._cur_obj is not None:
                     ref = max(ref, self._cur)
                 return ((ref - self._buckets + 1) * self._width, (ref + 1) * self._width)
-            self._pull_front()
             return (max(0, (self._cur - self._buckets + 1) * self._size), self._done())
 
 

@@ -1,6 +1,6 @@
 """Small-batch kernels of the hot tier (see ``hot.py``): numba-compiled, unweighted counts into an
-int64 state, called through their compiled entry points (no dispatch); and ``ring_roll``, a
-window's bucket change on such states.
+int64 state, called through their compiled entry points (no dispatch); their ``*_ring``
+variants, which count for a window's front and change its bucket in the same call.
 
 Each returns the number of samples counted (ignored ones excluded), or -1 when any value is bad;
 then nothing has been counted and the caller takes the normal path, whose kernel raises the
@@ -29,6 +29,13 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 from numba.np.numpy_support import from_dtype
+
+from .hot import (KERNEL_CLOCK as _KERNEL_CLOCK, RING_BASE as _RING_BASE,
+                  RING_CLOCK as _RING_CLOCK, RING_COUNT as _RING_COUNT, RING_CUR as _RING_CUR,
+                  RING_EDGE as _RING_EDGE, RING_J as _RING_J, RING_K as _RING_K,
+                  RING_NB as _RING_NB, RING_ROLL as _RING_ROLL, RING_ROOM as _RING_ROOM,
+                  RING_ROWS as _RING_ROWS, RING_SIZE as _RING_SIZE, RING_TS as _RING_TS,
+                  RING_UNIT as _RING_UNIT)
 
 __all__ = ["KERNELS", "signature"]
 
@@ -180,17 +187,128 @@ def multiclass_scores(target, scores, has_ignore, ignore, state):
     return counted
 
 
+# ---------------------------------------------------------------- a window's front
+# ``*_ring``: the count kernels above for a window's front (windows.py), on the window's ring
+# vector: bookkeeping and stacked bucket states (the layout is in hot.py). A batch that fits the
+# current bucket is counted into its row; one that opens the next bucket (no room left, and it
+# fits a bucket) is counted into the empty scratch row, and only when that succeeded does the
+# bucket change happen here: the closing bucket added into the closed total, the scratch row
+# moved into the evicted bucket's row (whose counts are in the total already) and emptied.
+# Anything else returns -2 having done nothing (the window's general path takes the batch), a
+# bad value -1 having done nothing (the general path raises it). So a bucket change is part of
+# the one compiled call and touches one array, not the Python objects of the buckets.
+if _KERNEL_CLOCK:
+    # libc's clock_gettime, resolved by name when the code is loaded (so the kernels stay
+    # cacheable, unlike a ctypes pointer); ~30 ns here against ~100 ns for time.monotonic()
+    _clock_gettime = types.ExternalFunction("clock_gettime",
+                                            types.int32(types.int32, types.voidptr))
+    _CLOCK_MONOTONIC = 1
+
+    @njit(**_KW)
+    def _now_ns(ring):
+        ts = ring[_RING_TS:_RING_TS + 2]
+        _clock_gettime(_CLOCK_MONOTONIC, ts.ctypes)
+        return ts[0] * 1_000_000_000 + ts[1]
+else:
+    @njit(**_KW)
+    def _now_ns(ring):  # (never called: windows.py sets RING_CLOCK only with KERNEL_CLOCK)
+        return ring[_RING_EDGE]
+
+
 @njit(**_KW)
-def ring_roll(closed, cur, old):
-    # a window's bucket change (windows.py ``Windowed._opened``): the closing bucket's counts
-    # into the running total, the evicted bucket emptied for reuse; one call instead of two
-    # numpy calls on arrays of a few cells
-    c = closed.reshape(-1)  # int64 2-D states, C-contiguous (np.zeros, np.add results)
-    u = cur.reshape(-1)
-    o = old.reshape(-1)
-    for i in range(c.shape[0]):
-        c[i] += u[i]
-        o[i] = 0
+def _ring_row(ring, n):
+    """The row a batch of n rows is counted into, or -1: not admitted."""
+    if ring[_RING_CLOCK] and _now_ns(ring) >= ring[_RING_EDGE]:
+        return -1  # a seconds window's next bucket: the general path
+    u = n if ring[_RING_ROWS] else ring[_RING_UNIT]
+    room = ring[_RING_ROOM]
+    if u <= room:
+        return ring[_RING_CUR]
+    if room == 0 and ring[_RING_ROLL] and u <= ring[_RING_SIZE]:
+        return ring[_RING_NB] + 1
+    return -1
+
+
+@njit(**_KW)
+def _ring_state(ring, row):
+    k = ring[_RING_K]
+    at = ring[_RING_BASE] + row * k * k
+    return ring[at:at + k * k].reshape((k, k))
+
+
+@njit(**_KW)
+def _ring_book(ring, row, n, counted):
+    """Book ``counted`` samples of a batch of n rows counted into ``row`` (see _ring_row)."""
+    u = n if ring[_RING_ROWS] else ring[_RING_UNIT]
+    b = ring[_RING_NB]
+    if row < b:  # the current bucket
+        ring[_RING_ROOM] -= u
+        ring[_RING_COUNT + row] += counted
+        return
+    cells = ring[_RING_K] * ring[_RING_K]
+    base = ring[_RING_BASE]
+    new = base + row * cells
+    j = ring[_RING_J]
+    if j >= 0:  # the closing bucket into the total (row b)
+        r = ring[_RING_CUR]
+        tot, cur = base + b * cells, base + r * cells
+        for i in range(cells):
+            ring[tot + i] += ring[cur + i]
+        ring[_RING_COUNT + b] += ring[_RING_COUNT + r]
+    j += 1
+    k = j % b  # the evicted bucket's row (b = 1: the closing one, added above)
+    old = base + k * cells
+    for i in range(cells):
+        ring[old + i] = ring[new + i]
+        ring[new + i] = 0
+    ring[_RING_COUNT + k] = counted
+    ring[_RING_J] = j
+    ring[_RING_CUR] = k
+    ring[_RING_ROOM] = ring[_RING_SIZE] - u
+
+
+@njit(**_KW)
+def binary_scores_ring(target, scores, threshold, has_ignore, ignore, ring):
+    row = _ring_row(ring, target.shape[0])
+    if row < 0:
+        return -2
+    c = binary_scores(target, scores, threshold, has_ignore, ignore, _ring_state(ring, row))
+    if c >= 0:
+        _ring_book(ring, row, target.shape[0], c)
+    return c
+
+
+@njit(**_KW)
+def binary_labels_ring(target, preds, threshold, has_ignore, ignore, ring):
+    row = _ring_row(ring, target.shape[0])
+    if row < 0:
+        return -2
+    c = binary_labels(target, preds, threshold, has_ignore, ignore, _ring_state(ring, row))
+    if c >= 0:
+        _ring_book(ring, row, target.shape[0], c)
+    return c
+
+
+@njit(**_KW)
+def multiclass_labels_ring(target, preds, has_ignore, ignore, ring):
+    row = _ring_row(ring, target.shape[0])
+    if row < 0:
+        return -2
+    c = multiclass_labels(target, preds, has_ignore, ignore, _ring_state(ring, row))
+    if c >= 0:
+        _ring_book(ring, row, target.shape[0], c)
+    return c
+
+
+@njit(**_KW)
+def multiclass_scores_ring(target, scores, has_ignore, ignore, ring):
+    row = _ring_row(ring, target.shape[0])
+    if row < 0:
+        return -2
+    c = multiclass_scores(target, scores, has_ignore, ignore, _ring_state(ring, row))
+    if c >= 0:
+        _ring_book(ring, row, target.shape[0], c)
+    return c
 
 
 @njit(**_KW)
@@ -427,7 +545,10 @@ KERNELS = {
     "binary_labels": binary_labels,
     "multiclass_labels": multiclass_labels,
     "multiclass_scores": multiclass_scores,
-    "ring_roll": ring_roll,
+    "binary_scores_ring": binary_scores_ring,
+    "binary_labels_ring": binary_labels_ring,
+    "multiclass_labels_ring": multiclass_labels_ring,
+    "multiclass_scores_ring": multiclass_scores_ring,
     "scaled_fold": scaled_fold,
     "binary_scores_w": binary_scores_w,
     "binary_labels_w": binary_labels_w,
@@ -443,21 +564,23 @@ def _array(dtype, ndim):
 
 def signature(name, target_dtype, preds_dtype):
     """The one signature ``name`` is compiled for with these input dtypes."""
-    if name == "ring_roll":  # three int64 states (the dtypes in the key are int64, unused)
-        state = types.Array(types.int64, 2, "C")
-        return (state, state, state)
     if name == "scaled_fold":  # float64 and int64 states, the scale
         return (types.Array(types.float64, 2, "C"), types.Array(types.int64, 2, "C"),
                 types.float64)
     weighted = name.endswith("_w")
-    state = types.Array(types.float64 if weighted else types.int64, 2, "C")
+    if name.endswith("_ring"):
+        # a window's ring vector: bookkeeping and bucket states (hot.py's RING_ layout)
+        name = name[:-len("_ring")]
+        state = (types.Array(types.int64, 1, "C"),)
+    else:
+        state = (types.Array(types.float64 if weighted else types.int64, 2, "C"),)
     # weighted: the seen mask, the ramp (any strides, may be read-only) and the scale
     extra = ((types.Array(types.uint8, 1, "C"), _array(np.float64, 1), types.float64)
              if weighted else ())
     t = _array(target_dtype, 1)
     if name.startswith("binary"):  # one call shape for both: threshold is unused for labels
-        return (t, _array(preds_dtype, 1), types.float64, types.boolean, types.int64, state) + extra
+        return (t, _array(preds_dtype, 1), types.float64, types.boolean, types.int64) + state + extra
     p = _array(preds_dtype, 2 if name.startswith("multiclass_scores") else 1)
     # multiclass weighted: + the row count below which the backend adds straight into the state
-    return (t, p, types.boolean, types.int64, state) + extra + (
+    return (t, p, types.boolean, types.int64) + state + extra + (
         (types.int64,) if weighted else ())

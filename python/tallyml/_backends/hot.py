@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
 
 __all__ = ["ARM_AFTER", "MAX_ROWS", "enabled", "lookup", "request", "sync", "warm"]
@@ -41,6 +42,29 @@ ENV_VAR = "TALLYML_HOT"
 ARM_AFTER = 32
 #: batches above this many rows go to the native core (SIMD, threads), whose call cost is noise
 MAX_ROWS = 2048
+
+# The ``*_ring`` kernels count for a window's front (windows.py, ``Windowed``) into one int64
+# vector that holds the window's bookkeeping, which they read and write, and its bucket states
+# (one array argument, not two: each costs ~50 ns to unbox). Positions:
+RING_ROWS = 0   # 1: a batch takes n units of room (samples=); 0: it takes RING_UNIT
+RING_UNIT = 1   # what a call takes of the room when RING_ROWS is 0: 1 (updates=), 0 (seconds=)
+RING_SIZE = 2   # a bucket's length in rows or calls
+RING_NB = 3     # buckets B
+RING_J = 4      # the current bucket's number (-1: none yet)
+RING_CUR = 5    # its row, J % B
+RING_ROOM = 6   # units left in it; -1: the kernel admits nothing (see windows.py _point_front)
+RING_ROLL = 7   # 1: at no room left, a batch that fits a bucket opens the next one in the kernel
+RING_K = 8      # a state is K x K int64 cells
+RING_BASE = 9   # where row 0 starts: rows 0 .. B-1 the buckets' states, row B the closed
+#                 total's, row B+1 the kernels' scratch row (empty between calls)
+RING_CLOCK = 10  # 1: the kernel reads the clock (CLOCK_MONOTONIC, time.monotonic's) and
+#                  admits a batch only while it is below RING_EDGE (ns); 0: the caller did
+RING_EDGE = 11
+RING_TS = 12     # 12, 13: the clock's struct timespec
+RING_COUNT = 14  # + r: the sample count of row r (r <= B)
+#: whether the ring kernels can read ``time.monotonic``'s clock themselves: 64-bit Linux, where
+#: CPython reads CLOCK_MONOTONIC with clock_gettime (a timespec of two int64) as they do
+KERNEL_CLOCK = sys.platform.startswith("linux") and sys.maxsize > 2 ** 32
 
 _ready: dict = {}      # (name, target dtype, preds dtype) -> entry point
 _requested: set = set()

@@ -23,12 +23,17 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
+import time
 
 import numpy as np
 
 from .. import _backends
 from .. import _validate as V
 from .._backends import hot as _hot
+from .._backends.hot import (RING_CLOCK as _RING_CLOCK, RING_COUNT as _RING_COUNT,
+                             RING_CUR as _RING_CUR, RING_EDGE as _RING_EDGE,
+                             RING_ROOM as _RING_ROOM, RING_ROWS as _RING_ROWS,
+                             RING_UNIT as _RING_UNIT)
 from . import _device
 
 __all__: list[str] = []  # private module
@@ -92,8 +97,8 @@ class _MetricsBase:
         # a window front's fields (see _ring_capable), set here on every object although only
         # fronts use them: an attribute added after __init__ takes an object off CPython's
         # shared-key attribute layout and slows every attribute read in update() by ~15%
-        self._ring = self._ring_slow = self._wclock = self._wcur = self._wnext = None
-        self._wrows, self._wunit, self._wroom, self._wedge, self._wsize = False, 1, 0, -math.inf, 0
+        self._ring = self._ring_slow = self._wclock = self._wring = None
+        self._wviews, self._wedge = (), -math.inf
         self._reset_state()
 
     # ------------------------------------------------------------ state
@@ -152,6 +157,21 @@ class _MetricsBase:
             self._bound[key] = call
         return call
 
+    def _bind_args(self) -> tuple:
+        """The arguments of the backend's binder after the state (see ``_bound_call``)."""
+        return ()
+
+    def _adopt_bindings(self, src) -> None:
+        """Bind for this object's int64 state the native calls ``src`` has (lock held): a
+        window's bucket that takes over another object's counts takes over its fast path."""
+        if self._float or self._on_device or self._binder is None:
+            return
+        for key, call in src._bound.items():
+            if key not in self._bound:
+                mine = self._bound_call(key, *self._bind_args())
+                if mine is not None and hasattr(call, "ndim"):
+                    mine.ndim = call.ndim
+
     def _count_bound(self, call, target, preds) -> bool:
         """Count through a bound native call (see ``_bound_call``) under the lock; False, having
         done nothing, when the state was replaced since binding, the call refuses the arrays,
@@ -174,27 +194,30 @@ class _MetricsBase:
 
     def _ring_capable(self) -> bool:
         """Whether this object's ``update`` carries a window front's hooks. A front (made by
-        ``tallyml.Windowed``, see windows.py) is an object whose arrays alias the window's
-        current bucket and whose lock is the window's. Under that one lock its hot and bound
-        paths admit a batch of n rows into the current bucket (``_ring_admits``: the units it
-        takes, n rows or ``_wunit`` (1 a call; 0 for time windows, whose room stays 1), fit the
-        room ``_wroom`` left, and for time windows the clock ``_wclock`` is below the bucket's
-        end ``_wedge``) and book it (``_ring_counted``: room down, the bucket's sample count
-        ``_wcur._count`` up); the hot paths inline both (a method call is a tenth of a hot
-        update). A batch that opens the next bucket of a ``samples``/``updates`` window (no
-        room left; for ``samples`` at most ``_wsize`` rows) is counted by the hot path straight
-        into the window's empty spare bucket object ``_wnext``, which ``_ring._opened`` then
-        commits. Every other batch goes to ``_ring_slow``, the window's general update. So a
-        windowed update costs one call and one lock, like a plain one."""
+        ``tallyml.Windowed``, see windows.py) is an object of the template's class that counts
+        for the window, under the window's lock. Its hot path calls the ``*_ring`` variant of
+        the hot-tier kernel, which counts into the window's ring vector ``_wring`` (its bucket
+        states and bookkeeping) and does the bookkeeping itself, a bucket change included (see
+        ``_backends/_hot_kernels.py``); for a ``seconds`` window the clock is checked against
+        the current bucket's end: by the kernel for ``time.monotonic`` on Linux, else first
+        here (``_wclock`` against ``_wedge``). Its bound native path (large
+        batches, or before the tier is loaded) counts into its ``_state``, the current bucket's
+        row, when ``_ring_admits`` says the batch fits, and books it (``_ring_counted``).
+        Every other batch goes to ``_ring_slow``, the window's general update. So a windowed
+        update costs one call and one lock, like a plain one."""
         return False
 
     def _ring_admits(self, n) -> bool:
-        return (n if self._wrows else self._wunit) <= self._wroom and (
-            self._wclock is None or self._wclock() < self._wedge)
+        m = self._wring
+        return ((n if m[_RING_ROWS] else m[_RING_UNIT]) <= m[_RING_ROOM]
+                and self._state is self._wviews[m[_RING_CUR]]  # not moved on by the kernel
+                and (self._wclock is None or self._wclock() < self._wedge)
+                and (not m[_RING_CLOCK] or time.monotonic_ns() < m[_RING_EDGE]))
 
     def _ring_counted(self, n, counted) -> None:
-        self._wroom -= n if self._wrows else self._wunit
-        self._wcur._count += counted
+        m = self._wring
+        m[_RING_ROOM] -= n if m[_RING_ROWS] else m[_RING_UNIT]
+        m[_RING_COUNT + m[_RING_CUR]] += counted
 
     def _has_fast_paths(self) -> bool:
         """Whether update() has a bound native call (and so the hot tier, which it arms): the
@@ -207,6 +230,8 @@ class _MetricsBase:
         loaded already (any object may have asked for it); otherwise count the call and, at the
         ``ARM_AFTER``-th, ask for it. Until it is there the native call keeps counting; results
         do not depend on the path."""
+        if self._ring is not None:  # a window's front: the kernel's window variant
+            name += "_ring"
         ep = self._hot_entry(name, key)
         if ep is not None:
             self._hot_t, self._hot_p, self._hot_ep = key[0], key[1], ep

@@ -73,6 +73,9 @@ class BinaryMetrics(_ConfusionMetrics):
         # a subclass's own update() would run twice for a batch on the window's general path
         return type(self).update is BinaryMetrics.update and self._has_fast_paths()
 
+    def _bind_args(self):
+        return self._cut, self._ignore_index
+
     @property
     def threshold(self) -> float:
         return self._threshold
@@ -139,25 +142,13 @@ class BinaryMetrics(_ConfusionMetrics):
                             if c >= 0:
                                 self._count += c
                                 return
-                    # a window's front: _ring_admits and _ring_counted inlined (a float or
-                    # device bucket gets no room and no time: it never admits)
-                    elif (u := n if self._wrows else self._wunit) <= self._wroom and (
-                            self._wclock is None or self._wclock() < self._wedge):
+                    # a window's front: the kernel's window variant counts into the
+                    # current bucket's row of the window's ring vector, or opens the next
+                    # bucket, and books it; -2: not for it (windows.py, _point_front)
+                    elif self._wclock is None or self._wclock() < self._wedge:
                         c = self._hot_ep(target, preds, self._cut, self._has_ign,
-                                         self._ign, self._state)
+                                         self._ign, self._wring)
                         if c >= 0:
-                            self._wroom -= u
-                            self._wcur._count += c
-                            return
-                    # it may open the next bucket: counted into the window's spare bucket
-                    # object, which the window then commits (windows.py, _opened)
-                    elif (self._wnext is not None and not self._wroom
-                          and (n <= self._wsize or not self._wrows)):
-                        obj = self._wnext
-                        c = self._hot_ep(target, preds, self._cut, self._has_ign,
-                                         self._ign, obj._state)
-                        if c >= 0:
-                            self._ring._opened(obj, n, c)
                             return
                 finally:
                     lock.release()
@@ -198,7 +189,7 @@ class BinaryMetrics(_ConfusionMetrics):
             with self._lock:
                 if not self._float:
                     if self._binder is not None and (target.dtype, preds.dtype) in self._kernels:
-                        self._bound_call((target.dtype, preds.dtype), self._cut, ignore)
+                        self._bound_call((target.dtype, preds.dtype), *self._bind_args())
                     if scores:
                         fn(target, preds, self._cut, None, ignore, self._state, self._nt)
                     else:

@@ -99,6 +99,9 @@ class MulticlassMetrics(_ConfusionMetrics):
         return (self._top_k is None and type(self).update is MulticlassMetrics.update
                 and self._has_fast_paths())
 
+    def _bind_args(self):
+        return (self._ignore_index,)
+
     def _check_compatible(self, other, what: str):
         if isinstance(other, MulticlassMetrics) and other._top_k != self._top_k:
             raise ValueError(f"cannot {what}: top_k differs ({self._top_k!r} vs {other._top_k!r})")
@@ -164,24 +167,13 @@ class MulticlassMetrics(_ConfusionMetrics):
                             if c >= 0:
                                 self._count += c
                                 return
-                    # a window's front: _ring_admits and _ring_counted inlined (a float or
-                    # device bucket gets no room and no time: it never admits)
-                    elif (u := n if self._wrows else self._wunit) <= self._wroom and (
-                            self._wclock is None or self._wclock() < self._wedge):
-                        c = self._hot_ep(target, preds, self._has_ign, self._ign, self._state)
-                        if c >= 0:
-                            self._wroom -= u
-                            self._wcur._count += c
-                            return
-                    # it may open the next bucket: counted into the window's spare bucket
-                    # object, which the window then commits (windows.py, _opened)
-                    elif (self._wnext is not None and not self._wroom
-                          and (n <= self._wsize or not self._wrows)):
-                        obj = self._wnext
+                    # a window's front: the kernel's window variant counts into the
+                    # current bucket's row of the window's ring vector, or opens the next
+                    # bucket, and books it; -2: not for it (windows.py, _point_front)
+                    elif self._wclock is None or self._wclock() < self._wedge:
                         c = self._hot_ep(target, preds, self._has_ign, self._ign,
-                                         obj._state)
+                                         self._wring)
                         if c >= 0:
-                            self._ring._opened(obj, n, c)
                             return
                 finally:
                     lock.release()
@@ -223,7 +215,7 @@ class MulticlassMetrics(_ConfusionMetrics):
                         (preds.ndim == 1 and preds.dtype in _LABELS)
                         or (preds.ndim == 2 and preds.dtype in _SCORES
                             and preds.shape[1] == self._num_classes)):
-                    call = self._bound_call((target.dtype, preds.dtype), ignore)
+                    call = self._bound_call((target.dtype, preds.dtype), *self._bind_args())
                     if call is not None:
                         call.ndim = preds.ndim
                 # the seen mask only matters for zero weights: unweighted labels show in counts
