@@ -577,7 +577,7 @@ class Windowed:
     def _install(self, j, obj):
         """Put bucket ``j``, counted into ``obj``, into its slot, evicting the bucket there
         (whose counts are in ``closed`` already), and return the slot's object. With a front the
-        slot objects stay (their states are rows of the stack): the slot is emptied, ``obj``
+        slot objects stay (their states are rows of the ring vector): the slot is emptied, ``obj``
         added into it and emptied for reuse; otherwise ``obj`` takes the slot and the evicted
         object, emptied, is kept for reuse. Lock held; cannot fail."""
         k = j % self._buckets
