@@ -4,6 +4,7 @@ It must leave exactly (bit for bit) the state, seen mask and sample count that
 ``update(sample_weight=ramp * scale)`` leaves on the same backend, refuse (False, nothing
 changed) whatever it does not take, so that the normal path raises the error it always raised;
 and Decayed through it must still equal scikit-learn given the decay weights."""
+import time
 import warnings
 import zlib
 
@@ -529,3 +530,102 @@ def test_decayed_seconds_fold_equals_the_numpy_fold(monkeypatch, kind):
         np.testing.assert_array_equal(a.confusion_matrix(), b.confusion_matrix())
         assert a.count == b.count
     assert fast._fold is not None and slow._fold is None
+
+
+# ---------------------------------------------------------------- the front of unit="seconds"
+class _Stamp:
+    """A clock that returns the time it is set to."""
+
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+@pytest.mark.skipif(not (hot.KERNEL_CLOCK and _backends.native_available()),
+                    reason="the front needs the native backend and the kernels' clock (64-bit Linux)")
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "scores"])
+def test_seconds_front_equals_the_general_path_bit_for_bit(kind, sync_tier):
+    """``Decayed(unit="seconds")`` on ``time.monotonic`` has a front (windows.py,
+    ``Decayed._make_front``) whose ``*_decay`` kernel stamps a batch with the clock, counts it
+    and adds it scaled in one call. Replayed on a twin with a clock that returns the same
+    stamps, the general path must give the same bits: running state, sample count, rows, base;
+    bad batches change nothing; half-lives short enough to rebase now and then."""
+    rng = np.random.default_rng(_seed("front", kind))
+    if kind == "binary":
+        make = lambda: BinaryMetrics(threshold=0.4, backend="native")  # noqa: E731
+        batch = lambda n: ((rng.random(n) < 0.4).astype(np.int8),  # noqa: E731
+                           rng.random(n, dtype=np.float32))
+        name = "binary_scores_decay"
+    else:
+        make = lambda: MulticlassMetrics(4, labels="all", backend="native")  # noqa: E731
+        if kind == "multiclass":
+            batch = lambda n: (rng.integers(0, 4, n).astype(np.int32),  # noqa: E731
+                               rng.integers(0, 4, n).astype(np.int32))
+            name = "multiclass_labels_decay"
+        else:
+            batch = lambda n: (rng.integers(0, 4, n).astype(np.int32),  # noqa: E731
+                               rng.random((n, 4), dtype=np.float32))
+            name = "multiclass_scores_decay"
+    t0, p0 = batch(8)
+    assert hot.warm(name, t0.dtype, p0.dtype) is not None, hot.failures()
+    d = Decayed(make(), half_life=0.001, unit="seconds")
+    assert d._front is not None
+    twin_clock = _Stamp()
+    twin = Decayed(make(), half_life=0.001, unit="seconds", clock=twin_clock)
+    assert twin._front is None
+    stamps = []  # the general path's clock readings
+
+    def clock():
+        stamps.append(time.monotonic())
+        return stamps[-1]
+
+    d._clock = clock
+    trips = []
+    general = d._front._ring_slow
+    d._front._ring_slow = lambda *a: (trips.append(1), general(*a))[1]
+    f = d._dbuf.view(np.float64)
+    kernel_batches = rebases = 0
+    for step in range(300):
+        n = int(rng.integers(1, 200))
+        t, p = batch(n)
+        if step % 37 == 5:  # a bad value: nothing changes, the general path raises
+            bad = t.copy()
+            bad[int(rng.integers(0, n))] = 9
+            with d._lock:
+                d._pull_front()
+                before = (d._acc._state.copy(), d._acc._count, d._pos, d._base)
+            with pytest.raises(ValueError):
+                d.update(bad, p)
+            with d._lock:
+                d._pull_front()
+                assert d._acc._state.tobytes() == before[0].tobytes()
+                assert (d._acc._count, d._pos, d._base) == before[1:]
+        stamps.clear()
+        trips.clear()
+        last, base = f[hot.DECAY_T], d._base
+        d.update(t, p)
+        if d._base != base:
+            rebases += 1
+        if trips:  # the general path: it read the clock once
+            assert len(stamps) == 1
+            twin_clock.t = stamps[0]
+        else:
+            assert f[hot.DECAY_T] != last  # the kernel stamped it
+            twin_clock.t = f[hot.DECAY_T]
+            kernel_batches += 1
+        twin.update(t, p)
+        if step % 10 == 0:
+            time.sleep(0.003)
+        with d._lock:
+            d._pull_front()
+            assert d._acc._state.tobytes() == twin._acc._state.tobytes(), step
+            assert (d._acc._count, d._pos, d._base) == (twin._acc._count, twin._pos, twin._base)
+    assert kernel_batches > 150, kernel_batches
+    assert rebases, "no rebase happened: make the half-life shorter"
+    # and what users read: current() against scikit-learn is the general tests' job; here the
+    # two views' reads agree
+    twin_clock.t = time.monotonic()
+    d._clock = twin_clock
+    np.testing.assert_array_equal(d.current().confusion_matrix(), twin.current().confusion_matrix())

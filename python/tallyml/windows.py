@@ -228,6 +228,9 @@ class Windowed:
     the template's class.
     """
 
+    #: the hot-tier kernels a front of this view calls: ``<kernel>_ring``
+    _KERNEL_SUFFIX = "_ring"
+
     def __init__(self, template, *, samples=None, updates=None, seconds=None, buckets=None,
                  clock=None):
         _check_template(template)
@@ -739,6 +742,9 @@ class Decayed:
     ``ignore_index`` still age the others. The template's ``update`` must take ``sample_weight``.
     """
 
+    #: the hot-tier kernels a front of this view calls: ``<kernel>_decay``
+    _KERNEL_SUFFIX = "_decay"
+
     def __init__(self, template, *, half_life, unit="samples", clock=None):
         _check_template(template)
         if not callable(getattr(template, "_scale_counts", None)):
@@ -793,6 +799,73 @@ class Decayed:
             self._fold_ok = _int_arrays(self._template, *fast) == ("_state",)
             fresh = self._template._new_arrays()
             self._cells = sum(v.size for a, v in fresh.items() if v is not None and a != seen)
+        self.update = self._update_general
+        self._front = None
+        if (self._fold_ok and self._clock is time.monotonic and _hot.KERNEL_CLOCK
+                and self._template._ring_capable()):
+            self._make_front()
+        self._point_front()
+
+    def _make_front(self):
+        """A front, as ``Windowed`` has (see ``Windowed._bind``): ``update`` is the ``update``
+        of an object of the template's class whose hot path calls the ``*_decay`` variant of its
+        hot-tier kernel on one int64 vector (layout: ``_backends/hot.py``) holding the running
+        float64 state, an int64 scratch state and the bookkeeping. The kernel reads the clock
+        (``time.monotonic``'s, on 64-bit Linux), counts a batch at least as large as the state
+        into the scratch and adds it scaled, as the general path's fold does, in one call.
+        Everything else (smaller batches, weights, a rebase, a first call, a bad value) goes to
+        the general path, ``_update_general``."""
+        cells = self._cells
+        shape = self._template._state.shape
+        acc_at = _hot.DECAY_FIELDS
+        ring = np.zeros(acc_at + 2 * cells, dtype=np.int64)
+        ring[_hot.RING_ROOM] = -1  # the front's bound path admits nothing
+        ring[_hot.RING_K] = shape[0]
+        ring[_hot.DECAY_CELLS] = cells
+        ring[_hot.DECAY_ACC] = acc_at
+        ring[_hot.DECAY_SCRATCH] = acc_at + cells
+        ring.view(np.float64)[_hot.DECAY_HALF] = self._half_life
+        self._dbuf = ring
+        self._dview = ring[acc_at:acc_at + cells].view(np.float64).reshape(shape)
+        front = _empty_like(self._template)
+        front._ring = self
+        front._ring_slow = self._front_slow
+        front._wring = ring
+        # the scratch object's bound native calls, so that the front's bound path arms the hot
+        # tier (``_tier_up``); bound to the scratch's state, not the front's, they never count
+        # for it (``_count_bound`` checks), and the batch goes to the general path
+        front._bound = self._scratch._bound
+        self._front, self._lock, self.update = front, front._lock, front.update
+
+    def _front_slow(self, target, preds, sample_weight):
+        if sample_weight is None:
+            return self._update_general(target, preds)
+        return self._update_general(target, preds, sample_weight=sample_weight)
+
+    def _point_front(self):
+        """Hand the running state and the bookkeeping to the front's kernel (lock held; after
+        anything that may have changed them): float64 counts on the host move into the vector
+        (the running state's ``_state`` is then a view of it); until there is such a state and
+        a base time, the kernel counts nothing."""
+        front = self._front
+        if front is None:
+            return
+        ring, acc = self._dbuf, self._acc
+        on = self._base is not None and acc._float and not acc._on_device
+        if on and acc._state is not self._dview:
+            self._dview[...] = acc._state
+            acc._state = self._dview
+        ring[_hot.DECAY_COUNT] = acc._count
+        ring[_hot.DECAY_ROWS] = self._pos
+        ring.view(np.float64)[_hot.DECAY_BASE] = 0.0 if self._base is None else self._base
+        ring[_hot.DECAY_ON] = on
+
+    def _pull_front(self):
+        """Take back the sample and row counts the front's kernel has written (lock held)."""
+        if self._front is not None:
+            ring = self._dbuf
+            self._acc._count = int(ring[_hot.DECAY_COUNT])
+            self._pos = int(ring[_hot.DECAY_ROWS])
 
     def _reset(self):
         self._acc = _empty_like(self._template)
@@ -802,14 +875,16 @@ class Decayed:
     def reset(self) -> None:
         with self._lock:
             self._reset()
+            self._point_front()
 
     #: a batch's weight ramp 2 ** (i / half_life) stays below 2 ** this (else: per-row weights)
     _RAMP_EXPONENT = 1000.0
 
     _TRANSIENT = ("_lock", "_ramp", "_wbuf", "_scratch", "_fast", "_cells", "_hot_ok", "_ones",
-                  "_fold", "_fold_ok")
+                  "_fold", "_fold_ok", "update", "_front", "_dbuf", "_dview")
 
     def __getstate__(self):
+        self._pull_front()
         return {k: v for k, v in self.__dict__.items() if k not in self._TRANSIENT}
 
     def __setstate__(self, d):
@@ -849,6 +924,10 @@ class Decayed:
 
     def update(self, *args, **kwargs) -> None:
         """Count a batch (the template's ``update`` arguments) with decay weights."""
+        # _bind sets the front's update or _update_general over this one
+        self._update_general(*args, **kwargs)
+
+    def _update_general(self, *args, **kwargs) -> None:
         # the weighted hot path (see _bind) takes (target, preds) and nothing else
         hot = self._hot_ok and len(args) == 2 and not kwargs
         if hot and type(args[0]) is np.ndarray:
@@ -867,6 +946,7 @@ class Decayed:
         lock = self._lock
         lock.acquire()  # not `with`: a tenth of a microsecond less, on a path of a few
         try:
+            self._pull_front()
             if self._unit == "samples":
                 pos = self._pos
                 end = pos + n  # stored weight of row i is 2 ** ((i - base) / h)
@@ -921,11 +1001,13 @@ class Decayed:
             self._acc.update(*args, sample_weight=w, **kwargs)
             self._pos += n
         finally:
+            self._point_front()
             lock.release()
 
     def current(self):
         """A new metric object with the decayed counts as of now."""
         with self._lock:
+            self._pull_front()
             out = _empty_like(self._template)
             _add(out, self._acc)
             if self._base is not None:

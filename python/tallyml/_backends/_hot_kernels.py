@@ -30,6 +30,10 @@ from numba import njit, types
 from numba.extending import overload
 from numba.np.numpy_support import from_dtype
 
+from .hot import (DECAY_ACC as _DECAY_ACC, DECAY_BASE as _DECAY_BASE,
+                  DECAY_CELLS as _DECAY_CELLS, DECAY_COUNT as _DECAY_COUNT,
+                  DECAY_HALF as _DECAY_HALF, DECAY_ON as _DECAY_ON, DECAY_ROWS as _DECAY_ROWS,
+                  DECAY_SCRATCH as _DECAY_SCRATCH, DECAY_T as _DECAY_T)
 from .hot import (KERNEL_CLOCK as _KERNEL_CLOCK, RING_BASE as _RING_BASE,
                   RING_CLOCK as _RING_CLOCK, RING_COUNT as _RING_COUNT, RING_CUR as _RING_CUR,
                   RING_EDGE as _RING_EDGE, RING_J as _RING_J, RING_K as _RING_K,
@@ -311,6 +315,95 @@ def multiclass_scores_ring(target, scores, has_ignore, ignore, ring):
     return c
 
 
+# ---------------------------------------------------------------- a decayed front
+# ``*_decay``: the count kernels above for a ``Decayed(unit="seconds")`` front on
+# ``time.monotonic`` (windows.py), on a vector laid out in hot.py: the batch is stamped with
+# the clock read here, counted unweighted into the scratch state and, only if every value was
+# good, added into the running float64 state scaled by its weight (as ``scaled_fold``), all in
+# one call. -2 having done nothing: not for the kernel (a batch smaller than the state, a
+# rebase due, the state not in the vector); -1 having done nothing: a bad value.
+_RESCALE_EXPONENT = 64.0  # windows.py's: beyond it the general path rebases first
+
+
+@njit(**_KW)
+def _decay_scale(ring, n):
+    """The weight of a batch of n rows stamped now, or -1.0: not for the kernel."""
+    if not ring[_DECAY_ON] or n < ring[_DECAY_CELLS]:
+        return -1.0
+    f = ring.view(np.float64)
+    t = np.float64(_now_ns(ring)) / 1e9  # time.monotonic()'s value for the same reading
+    base = f[_DECAY_BASE]
+    h = f[_DECAY_HALF]
+    if (t - base) / h > _RESCALE_EXPONENT:
+        return -1.0
+    f[_DECAY_T] = t
+    return np.exp2(max(t - base, 0.0) / h)
+
+
+@njit(**_KW)
+def _decay_state(ring):
+    k = ring[_RING_K]
+    at = ring[_DECAY_SCRATCH]
+    return ring[at:at + k * k].reshape((k, k))
+
+
+@njit(**_KW)
+def _decay_fold(ring, n, counted, scale):
+    cells = ring[_DECAY_CELLS]
+    f = ring.view(np.float64)
+    acc = ring[_DECAY_ACC]
+    scratch = ring[_DECAY_SCRATCH]
+    for i in range(cells):
+        f[acc + i] += np.float64(ring[scratch + i]) * scale
+        ring[scratch + i] = 0
+    ring[_DECAY_COUNT] += counted
+    ring[_DECAY_ROWS] += n
+
+
+@njit(**_KW)
+def binary_scores_decay(target, scores, threshold, has_ignore, ignore, ring):
+    scale = _decay_scale(ring, target.shape[0])
+    if scale < 0.0:
+        return -2
+    c = binary_scores(target, scores, threshold, has_ignore, ignore, _decay_state(ring))
+    if c >= 0:
+        _decay_fold(ring, target.shape[0], c, scale)
+    return c
+
+
+@njit(**_KW)
+def binary_labels_decay(target, preds, threshold, has_ignore, ignore, ring):
+    scale = _decay_scale(ring, target.shape[0])
+    if scale < 0.0:
+        return -2
+    c = binary_labels(target, preds, threshold, has_ignore, ignore, _decay_state(ring))
+    if c >= 0:
+        _decay_fold(ring, target.shape[0], c, scale)
+    return c
+
+
+@njit(**_KW)
+def multiclass_labels_decay(target, preds, has_ignore, ignore, ring):
+    scale = _decay_scale(ring, target.shape[0])
+    if scale < 0.0:
+        return -2
+    c = multiclass_labels(target, preds, has_ignore, ignore, _decay_state(ring))
+    if c >= 0:
+        _decay_fold(ring, target.shape[0], c, scale)
+    return c
+
+
+@njit(**_KW)
+def multiclass_scores_decay(target, scores, has_ignore, ignore, ring):
+    scale = _decay_scale(ring, target.shape[0])
+    if scale < 0.0:
+        return -2
+    c = multiclass_scores(target, scores, has_ignore, ignore, _decay_state(ring))
+    if c >= 0:
+        _decay_fold(ring, target.shape[0], c, scale)
+    return c
+
+
 @njit(**_KW)
 def scaled_fold(acc, counts, scale):
     # Decayed(unit="seconds") (windows.py): a batch shares one weight, so it is counted
@@ -545,6 +638,10 @@ KERNELS = {
     "binary_labels": binary_labels,
     "multiclass_labels": multiclass_labels,
     "multiclass_scores": multiclass_scores,
+    "binary_scores_decay": binary_scores_decay,
+    "binary_labels_decay": binary_labels_decay,
+    "multiclass_labels_decay": multiclass_labels_decay,
+    "multiclass_scores_decay": multiclass_scores_decay,
     "binary_scores_ring": binary_scores_ring,
     "binary_labels_ring": binary_labels_ring,
     "multiclass_labels_ring": multiclass_labels_ring,
@@ -568,9 +665,9 @@ def signature(name, target_dtype, preds_dtype):
         return (types.Array(types.float64, 2, "C"), types.Array(types.int64, 2, "C"),
                 types.float64)
     weighted = name.endswith("_w")
-    if name.endswith("_ring"):
-        # a window's ring vector: bookkeeping and bucket states (hot.py's RING_ layout)
-        name = name[:-len("_ring")]
+    if name.endswith(("_ring", "_decay")):
+        # a window's or a decayed view's vector: bookkeeping and states (hot.py's layouts)
+        name = name.rsplit("_", 1)[0]
         state = (types.Array(types.int64, 1, "C"),)
     else:
         state = (types.Array(types.float64 if weighted else types.int64, 2, "C"),)

@@ -62,7 +62,21 @@ RING_CLOCK = 10  # 1: the kernel reads the clock (CLOCK_MONOTONIC, time.monotoni
 RING_EDGE = 11
 RING_TS = 12     # 12, 13: the clock's struct timespec
 RING_COUNT = 14  # + r: the sample count of row r (r <= B)
-#: whether the ring kernels can read ``time.monotonic``'s clock themselves: 64-bit Linux, where
+# The ``*_decay`` kernels count for a ``Decayed(unit="seconds")`` front (windows.py) into a vector
+# of the same kind: RING_ROOM is -1 there (the front's bound path never admits), RING_K and
+# RING_TS as above, then (float64 fields stored as their bits: the kernels read the vector
+# through a float64 view):
+DECAY_ON = RING_COUNT       # 1: the kernel may count (the running state is in the vector)
+DECAY_CELLS = RING_COUNT + 1  # K * K: smaller batches take the weighted path (windows.py)
+DECAY_ACC = RING_COUNT + 2    # where the running float64 state starts
+DECAY_SCRATCH = RING_COUNT + 3  # where the int64 scratch state starts (empty between calls)
+DECAY_COUNT = RING_COUNT + 4  # the running state's sample count
+DECAY_ROWS = RING_COUNT + 5   # rows counted
+DECAY_BASE = RING_COUNT + 6   # (float64) the time at which stored weights are 1
+DECAY_HALF = RING_COUNT + 7   # (float64) the half-life in seconds
+DECAY_T = RING_COUNT + 8      # (float64) the time the last batch was stamped with
+DECAY_FIELDS = RING_COUNT + 9
+#: whether the ring and decay kernels can read ``time.monotonic``'s clock themselves: 64-bit Linux, where
 #: CPython reads CLOCK_MONOTONIC with clock_gettime (a timespec of two int64) as they do
 KERNEL_CLOCK = sys.platform.startswith("linux") and sys.maxsize > 2 ** 32
 

@@ -230,8 +230,8 @@ class _MetricsBase:
         loaded already (any object may have asked for it); otherwise count the call and, at the
         ``ARM_AFTER``-th, ask for it. Until it is there the native call keeps counting; results
         do not depend on the path."""
-        if self._ring is not None:  # a window's front: the kernel's window variant
-            name += "_ring"
+        if self._ring is not None:  # a view's front: the kernel's variant for that view
+            name += self._ring._KERNEL_SUFFIX
         ep = self._hot_entry(name, key)
         if ep is not None:
             self._hot_t, self._hot_p, self._hot_ep = key[0], key[1], ep
