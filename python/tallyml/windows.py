@@ -44,7 +44,11 @@ loaded), which equals the weighted count up to one rounding per cell. Any other 
 batch of at most ``hot.MAX_ROWS`` rows for a ``BinaryMetrics`` or ``MulticlassMetrics``
 template is counted with its decay weights in one compiled call (the hot tier's weighted
 kernels, once loaded; ``_count_scaled`` on the object), to exactly the counts of the weighted
-``update``.
+``update``. With ``unit="seconds"`` on ``time.monotonic`` (the default clock) on 64-bit Linux,
+and such a template on the native backend, a batch of at least as many rows as the state has
+cells and at most ``hot.MAX_ROWS`` is stamped, counted and added scaled in one compiled call
+(the hot tier's ``*_decay`` kernels, see ``Decayed._make_front``), to the bits of the
+scratch-and-fold path above.
 """
 from __future__ import annotations
 
@@ -770,8 +774,9 @@ class Decayed:
         self._bind()
 
     def _bind(self):
-        """Per-process attributes, rebuilt after unpickling: the lock, the cached weight ramp
-        and, for ``unit="seconds"``, the scratch object of the unweighted fast path."""
+        """Per-process attributes, rebuilt after unpickling: the lock, the cached weight ramp,
+        ``update`` and, for ``unit="seconds"``, the scratch object of the unweighted fast path
+        and the front (``_make_front``)."""
         self._lock = threading.Lock()
         self._ramp = (0, np.ones(0))  # 2 ** (i / half_life), i < n, for the last batch size
         self._wbuf = np.empty(0)      # the batch's weights (reused)
