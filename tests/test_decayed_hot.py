@@ -629,3 +629,55 @@ def test_seconds_front_equals_the_general_path_bit_for_bit(kind, sync_tier):
     twin_clock.t = time.monotonic()
     d._clock = twin_clock
     np.testing.assert_array_equal(d.current().confusion_matrix(), twin.current().confusion_matrix())
+
+
+@pytest.mark.skipif(not (hot.KERNEL_CLOCK and _backends.native_available()),
+                    reason="the front needs the native backend and the kernels' clock (64-bit Linux)")
+def test_seconds_front_pickles_copies_and_resets(sync_tier):
+    """A pickled or deep-copied ``Decayed`` with a front gets a vector of its own (the copy's
+    running state must not alias the original's), reads the same, counts on its own; reset
+    empties the vector's state too."""
+    import copy
+    import pickle
+
+    rng = np.random.default_rng(_seed("front-copies"))
+    t0 = rng.integers(0, 2, 8).astype(np.int8)
+    p0 = rng.random(8, dtype=np.float32)
+    assert hot.warm("binary_scores_decay", t0.dtype, p0.dtype) is not None, hot.failures()
+    d = Decayed(BinaryMetrics(backend="native"), half_life=30.0, unit="seconds")
+    batches = [((rng.random(300) < 0.4).astype(np.int8), rng.random(300, dtype=np.float32))
+               for _ in range(40)]
+    for t, p in batches:
+        d.update(t, p)
+    assert d._front._hot_ep is not None and d._dbuf[hot.DECAY_ON]
+    copies = [pickle.loads(pickle.dumps(d)), copy.deepcopy(d)]
+    stamp = _Stamp()
+    stamp.t = time.monotonic() + 1.0
+
+    def read(obj):
+        with obj._lock:
+            obj._pull_front()
+            clock, obj._clock = obj._clock, stamp
+        try:
+            return obj.current().confusion_matrix(), obj.current().count
+        finally:
+            obj._clock = clock
+
+    before = read(d)
+    for c in copies:
+        assert c._front is not None and c._dbuf is not d._dbuf
+        assert not np.shares_memory(c._acc._state, d._acc._state)
+        got = read(c)
+        np.testing.assert_array_equal(got[0], before[0])
+        assert got[1] == before[1] == 40 * 300
+        for t, p in batches[:5]:
+            c.update(t, p)
+        assert read(c)[1] == 45 * 300
+    after = read(d)
+    np.testing.assert_array_equal(after[0], before[0])
+    assert after[1] == before[1]
+    d.reset()
+    assert read(d)[1] == 0 and not d._dbuf[hot.DECAY_ON]
+    for t, p in batches[:3]:
+        d.update(t, p)
+    assert read(d)[1] == 3 * 300
