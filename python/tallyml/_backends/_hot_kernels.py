@@ -26,8 +26,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, types
-from numba.extending import overload
+from numba import carray, njit, types
+from numba.extending import intrinsic, overload
 from numba.np.numpy_support import from_dtype
 
 from .hot import (DECAY_ACC as _DECAY_ACC, DECAY_BASE as _DECAY_BASE,
@@ -201,18 +201,45 @@ def multiclass_scores(target, scores, has_ignore, ignore, state):
 # Anything else returns -2 having done nothing (the window's general path takes the batch), a
 # bad value -1 having done nothing (the general path raises it). So a bucket change is part of
 # the one compiled call and touches one array, not the Python objects of the buckets.
+# Views into a window's (or decayed view's) vector without numba's generic reshape or a float64
+# ``view`` (each makes a reference-counted array; measured ~50 ns a call here, a few percent of a
+# 1,000-row update): a pointer into the vector's data and ``carray`` over it. The vector is an
+# argument of the kernel, so it outlives every such view.
+@intrinsic
+def _ptr(typingctx, ring, at, dtype):
+    """A pointer to ``ring``'s element ``at``, typed as ``dtype`` (same item size)."""
+    target = dtype.dtype
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        item = builder.gep(ary.data, [args[1]])
+        return builder.bitcast(item, context.get_value_type(types.CPointer(target)))
+    return types.CPointer(target)(ring, at, dtype), codegen
+
+
+@njit(**_KW)
+def _cells_at(ring, at, k):
+    """The (k, k) int64 state that starts at ``ring[at]``."""
+    return carray(_ptr(ring, at, np.int64), (k, k))
+
+
+@njit(**_KW)
+def _floats(ring):
+    """``ring`` read as float64 (for the fields stored as their bits)."""
+    return carray(_ptr(ring, 0, np.float64), ring.shape[0])
+
+
 if _KERNEL_CLOCK:
     # libc's clock_gettime, resolved by name when the code is loaded (so the kernels stay
     # cacheable, unlike a ctypes pointer); ~30 ns here against ~100 ns for time.monotonic()
     _clock_gettime = types.ExternalFunction("clock_gettime",
-                                            types.int32(types.int32, types.voidptr))
+                                            types.int32(types.int32, types.CPointer(types.int64)))
     _CLOCK_MONOTONIC = 1
 
     @njit(**_KW)
     def _now_ns(ring):
-        ts = ring[_RING_TS:_RING_TS + 2]
-        _clock_gettime(_CLOCK_MONOTONIC, ts.ctypes)
-        return ts[0] * 1_000_000_000 + ts[1]
+        _clock_gettime(_CLOCK_MONOTONIC, _ptr(ring, _RING_TS, np.int64))
+        return ring[_RING_TS] * 1_000_000_000 + ring[_RING_TS + 1]
 else:
     @njit(**_KW)
     def _now_ns(ring):  # (never called: windows.py sets RING_CLOCK only with KERNEL_CLOCK)
@@ -236,8 +263,7 @@ def _ring_row(ring, n):
 @njit(**_KW)
 def _ring_state(ring, row):
     k = ring[_RING_K]
-    at = ring[_RING_BASE] + row * k * k
-    return ring[at:at + k * k].reshape((k, k))
+    return _cells_at(ring, ring[_RING_BASE] + row * k * k, k)
 
 
 @njit(**_KW)
@@ -330,7 +356,7 @@ def _decay_scale(ring, n):
     """The weight of a batch of n rows stamped now, or -1.0: not for the kernel."""
     if not ring[_DECAY_ON] or n < ring[_DECAY_CELLS]:
         return -1.0
-    f = ring.view(np.float64)
+    f = _floats(ring)
     t = np.float64(_now_ns(ring)) / 1e9  # time.monotonic()'s value for the same reading
     base = f[_DECAY_BASE]
     h = f[_DECAY_HALF]
@@ -342,15 +368,13 @@ def _decay_scale(ring, n):
 
 @njit(**_KW)
 def _decay_state(ring):
-    k = ring[_RING_K]
-    at = ring[_DECAY_SCRATCH]
-    return ring[at:at + k * k].reshape((k, k))
+    return _cells_at(ring, ring[_DECAY_SCRATCH], ring[_RING_K])
 
 
 @njit(**_KW)
 def _decay_fold(ring, n, counted, scale):
     cells = ring[_DECAY_CELLS]
-    f = ring.view(np.float64)
+    f = _floats(ring)
     acc = ring[_DECAY_ACC]
     scratch = ring[_DECAY_SCRATCH]
     for i in range(cells):
