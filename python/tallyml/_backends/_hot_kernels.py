@@ -201,6 +201,9 @@ def multiclass_scores(target, scores, has_ignore, ignore, state):
 # Anything else returns -2 having done nothing (the window's general path takes the batch), a
 # bad value -1 having done nothing (the general path raises it). So a bucket change is part of
 # the one compiled call and touches one array, not the Python objects of the buckets.
+# (These wrappers, and the ``*_decay`` ones below, are written out, not made by a factory: numba's
+# disk cache indexes a function by its name and source line, so each kernel is a module-level
+# function of its own.)
 # Views into a window's (or decayed view's) vector without numba's generic reshape or a float64
 # ``view`` (each makes a reference-counted array; measured ~50 ns a call here, a few percent of a
 # 1,000-row update): a pointer into the vector's data and ``carray`` over it. The vector is an

@@ -64,8 +64,8 @@ RING_TS = 12     # 12, 13: the clock's struct timespec
 RING_COUNT = 14  # + r: the sample count of row r (r <= B)
 # The ``*_decay`` kernels count for a ``Decayed(unit="seconds")`` front (windows.py) into a vector
 # of the same kind: RING_ROOM is -1 there (the front's bound path never admits), RING_K and
-# RING_TS as above, then (float64 fields stored as their bits: the kernels read the vector
-# through a float64 view):
+# RING_TS as above, then (float64 fields stored as their bits, which the kernels read through
+# a float64 pointer):
 DECAY_ON = RING_COUNT       # 1: the kernel may count (the running state is in the vector)
 DECAY_CELLS = RING_COUNT + 1  # K * K: smaller batches take the weighted path (windows.py)
 DECAY_ACC = RING_COUNT + 2    # where the running float64 state starts
@@ -76,8 +76,8 @@ DECAY_BASE = RING_COUNT + 6   # (float64) the time at which stored weights are 1
 DECAY_HALF = RING_COUNT + 7   # (float64) the half-life in seconds
 DECAY_T = RING_COUNT + 8      # (float64) the time the last batch was stamped with
 DECAY_FIELDS = RING_COUNT + 9
-#: whether the ring and decay kernels can read ``time.monotonic``'s clock themselves: 64-bit Linux, where
-#: CPython reads CLOCK_MONOTONIC with clock_gettime (a timespec of two int64) as they do
+#: whether the ring and decay kernels can read ``time.monotonic``'s clock themselves: 64-bit
+#: Linux, where CPython reads CLOCK_MONOTONIC with clock_gettime (a timespec of two int64)
 KERNEL_CLOCK = sys.platform.startswith("linux") and sys.maxsize > 2 ** 32
 
 _ready: dict = {}      # (name, target dtype, preds dtype) -> entry point

@@ -94,7 +94,7 @@ class _MetricsBase:
         self._whot_t = self._whot_p = self._whot_ep = self._whot_arg = None
         ign = getattr(self, "_ignore_index", None)
         self._has_ign, self._ign = (False, 0) if ign is None else (True, int(ign))
-        # a window front's fields (see _ring_capable), set here on every object although only
+        # a front's fields (see _ring_capable), set here on every object although only
         # fronts use them: an attribute added after __init__ takes an object off CPython's
         # shared-key attribute layout and slows every attribute read in update() by ~15%
         self._ring = self._ring_slow = self._wclock = self._wring = None
@@ -193,18 +193,18 @@ class _MetricsBase:
         return False
 
     def _ring_capable(self) -> bool:
-        """Whether this object's ``update`` carries a window front's hooks. A front (made by
-        ``tallyml.Windowed``, see windows.py) is an object of the template's class that counts
-        for the window, under the window's lock. Its hot path calls the ``*_ring`` variant of
-        the hot-tier kernel, which counts into the window's ring vector ``_wring`` (its bucket
-        states and bookkeeping) and does the bookkeeping itself, a bucket change included (see
-        ``_backends/_hot_kernels.py``); for a ``seconds`` window the clock is checked against
-        the current bucket's end: by the kernel for ``time.monotonic`` on Linux, else first
-        here (``_wclock`` against ``_wedge``). Its bound native path (large
-        batches, or before the tier is loaded) counts into its ``_state``, the current bucket's
-        row, when ``_ring_admits`` says the batch fits, and books it (``_ring_counted``).
-        Every other batch goes to ``_ring_slow``, the window's general update. So a windowed
-        update costs one call and one lock, like a plain one."""
+        """Whether this object's ``update`` carries a front's hooks. A front (made by
+        ``tallyml.Windowed`` or ``tallyml.Decayed``, see windows.py) is an object of the
+        template's class that counts for the view, under the view's lock. Its hot path calls
+        the view's variant of the hot-tier kernel (``_tier_up``: ``*_ring`` for a window,
+        ``*_decay`` for a decayed view), which counts into the view's vector ``_wring`` (states
+        and bookkeeping) and does the bookkeeping itself, a window's bucket change included
+        (see ``_backends/_hot_kernels.py``). A window on another clock than ``time.monotonic``,
+        or off Linux, checks its clock here first (``_wclock`` against ``_wedge``). A window
+        front's bound native path (large batches, or before the tier is loaded) counts into
+        its ``_state``, the current bucket's row, when ``_ring_admits`` says the batch fits,
+        and books it (``_ring_counted``). Every other batch goes to ``_ring_slow``, the view's
+        general update. So a windowed update costs one call and one lock, like a plain one."""
         return False
 
     def _ring_admits(self, n) -> bool:

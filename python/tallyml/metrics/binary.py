@@ -142,9 +142,9 @@ class BinaryMetrics(_ConfusionMetrics):
                             if c >= 0:
                                 self._count += c
                                 return
-                    # a window's front: the kernel's window variant counts into the
-                    # current bucket's row of the window's ring vector, or opens the next
-                    # bucket, and books it; -2: not for it (windows.py, _point_front)
+                    # a view's front (Windowed, Decayed): the kernel's variant for the view
+                    # counts into the view's vector and books it (a window's bucket change
+                    # included); -2: not for it (windows.py, the views' _point_front)
                     elif self._wclock is None or self._wclock() < self._wedge:
                         c = self._hot_ep(target, preds, self._cut, self._has_ign,
                                          self._ign, self._wring)
