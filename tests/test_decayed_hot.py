@@ -681,3 +681,43 @@ def test_seconds_front_pickles_copies_and_resets(sync_tier):
     for t, p in batches[:3]:
         d.update(t, p)
     assert read(d)[1] == 3 * 300
+
+
+@pytest.mark.skipif(not (hot.KERNEL_CLOCK and _backends.native_available()),
+                    reason="the front needs the native backend and the kernels' clock (64-bit Linux)")
+def test_seconds_front_from_many_threads(sync_tier):
+    """Eight threads updating one ``Decayed(unit="seconds")`` through its front (kernel and
+    general path mixed: big and small batches): every sample is counted once; with a half-life
+    far longer than the run the decayed counts stay within rounding of the plain counts."""
+    import threading
+
+    rng = np.random.default_rng(_seed("front-threads"))
+    t0 = rng.integers(0, 2, 8).astype(np.int8)
+    p0 = rng.random(8, dtype=np.float32)
+    assert hot.warm("binary_scores_decay", t0.dtype, p0.dtype) is not None, hot.failures()
+    d = Decayed(BinaryMetrics(backend="native"), half_life=1e9, unit="seconds")
+    plain = BinaryMetrics(backend="native")
+    work = [[((rng.random(n) < 0.4).astype(np.int8), rng.random(n, dtype=np.float32))
+             for n in rng.integers(1, 400, 60)] for _ in range(8)]
+    for batches in work:
+        for t, p in batches:
+            plain.update(t, p)
+    errors = []
+
+    def run(batches):
+        try:
+            for t, p in batches:
+                d.update(t, p)
+        except Exception as exc:  # noqa: BLE001 - re-raised below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(b,)) for b in work]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors, errors
+    assert d._front._hot_ep is not None  # the kernel took part
+    got = d.current()
+    assert got.count == plain.count
+    np.testing.assert_allclose(got.confusion_matrix(), plain.confusion_matrix(), rtol=1e-6)
