@@ -721,3 +721,105 @@ def test_seconds_front_from_many_threads(sync_tier):
     got = d.current()
     assert got.count == plain.count
     np.testing.assert_allclose(got.confusion_matrix(), plain.confusion_matrix(), rtol=1e-6)
+
+
+@pytest.mark.skipif(not _backends.native_available(), reason="native library not built")
+@pytest.mark.parametrize("kind", ["binary", "labels", "multiclass", "scores"])
+@pytest.mark.parametrize("half_life", [700.0, 0.2])
+def test_samples_front_equals_the_general_path_bit_for_bit(kind, half_life, sync_tier):
+    """``Decayed(unit="samples")`` has a front (windows.py, ``Decayed._make_front``) whose
+    ``*_rowdecay`` kernel counts a batch with its decay weights into the running state and seen
+    mask in one call. Against a twin whose front is switched off (every batch on the general
+    path) the state, seen mask, sample count, rows and base must be the same bits after every
+    batch: empty batches, bad values, user weights, rebases (every 64 half-lives), and with a
+    half-life of 0.2 rows batches too long for one weight ramp."""
+    rng = np.random.default_rng(_seed("rows-front", kind, half_life))
+    if kind in ("binary", "labels"):
+        make = lambda: BinaryMetrics(threshold=0.4, backend="native")  # noqa: E731
+        if kind == "binary":
+            batch = lambda n: ((rng.random(n) < 0.4).astype(np.int8),  # noqa: E731
+                               rng.random(n, dtype=np.float32))
+        else:
+            batch = lambda n: (rng.integers(0, 2, n).astype(np.int64),  # noqa: E731
+                               rng.integers(0, 2, n).astype(np.int64))
+    else:
+        make = lambda: MulticlassMetrics(4, labels="all", backend="native")  # noqa: E731
+        if kind == "multiclass":
+            batch = lambda n: (rng.integers(0, 4, n).astype(np.int32),  # noqa: E731
+                               rng.integers(0, 4, n).astype(np.int32))
+        else:
+            batch = lambda n: (rng.integers(0, 4, n).astype(np.int32),  # noqa: E731
+                               rng.random((n, 4), dtype=np.float32))
+    d = Decayed(make(), half_life=half_life)
+    twin = Decayed(make(), half_life=half_life)
+    assert d._front is not None and twin._front is not None
+    twin._front, twin.update = None, twin._update_general  # the general path only
+    trips = []
+    general = d._front._ring_slow
+    d._front._ring_slow = lambda *a: (trips.append(1), general(*a))[1]
+    kernel_batches = 0
+    for step in range(300):
+        n = 0 if step % 41 == 7 else int(rng.integers(1, 300))
+        t, p = batch(n)
+        if step % 37 == 5 and n:  # a bad value: nothing changes, both raise
+            bad = t.copy()
+            bad[int(rng.integers(0, n))] = 9
+            for obj in (d, twin):
+                with pytest.raises(ValueError):
+                    obj.update(bad, p)
+        if step % 29 == 3:  # user weights: the general path for both
+            w = rng.random(n)
+            d.update(t, p, sample_weight=w)
+            twin.update(t, p, sample_weight=w)
+        else:
+            trips.clear()
+            d.update(t, p)
+            twin.update(t, p)
+            kernel_batches += not trips
+        with d._lock:
+            d._pull_front()
+            a, b = d._acc, twin._acc
+            assert a._state.dtype == b._state.dtype
+            assert a._state.tobytes() == b._state.tobytes(), step
+            np.testing.assert_array_equal(a._seen, b._seen)
+            assert (a._count, d._pos, d._base) == (b._count, twin._pos, twin._base), step
+    assert d._front._hot_ep is not None
+    if half_life > 1:
+        assert kernel_batches > 200, kernel_batches
+
+
+@pytest.mark.skipif(not _backends.native_available(), reason="native library not built")
+def test_samples_front_pickles_copies_and_resets(sync_tier):
+    """A pickled or deep-copied ``Decayed(unit="samples")`` with a front gets a vector of its
+    own (state and seen mask not shared), reads the same, counts on its own; reset empties."""
+    import copy
+    import pickle
+
+    rng = np.random.default_rng(_seed("rows-front-copies"))
+    d = Decayed(MulticlassMetrics(5, labels="all", backend="native"), half_life=2000.0)
+    batches = [(rng.integers(0, 5, 300).astype(np.int32), rng.integers(0, 4, 300).astype(np.int32))
+               for _ in range(60)]
+    for t, p in batches:
+        d.update(t, p)
+    assert d._front._hot_ep is not None and d._dbuf[hot.DECAY_ON]
+    before = d.current()
+    copies = [pickle.loads(pickle.dumps(d)), copy.deepcopy(d)]
+    for c in copies:
+        assert c._front is not None and c._dbuf is not d._dbuf
+        assert not np.shares_memory(c._acc._state, d._acc._state)
+        assert not np.shares_memory(c._acc._seen, d._acc._seen)
+        got = c.current()
+        assert got.confusion_matrix().tobytes() == before.confusion_matrix().tobytes()
+        assert got.count == before.count == 60 * 300
+        for t, p in batches[:5]:
+            c.update(t, p)
+        assert c.current().count == 65 * 300
+    after = d.current()
+    assert after.confusion_matrix().tobytes() == before.confusion_matrix().tobytes()
+    # the seen mask: label 4 never predicted, but seen as a target
+    np.testing.assert_array_equal(d._acc._seen, [1, 1, 1, 1, 1])
+    d.reset()
+    assert d.current().count == 0 and not d._dbuf[hot.DECAY_ON]
+    for t, p in batches[:3]:
+        d.update(t, p)
+    assert d.current().count == 3 * 300

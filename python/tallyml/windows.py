@@ -806,41 +806,77 @@ class Decayed:
             self._cells = sum(v.size for a, v in fresh.items() if v is not None and a != seen)
         self.update = self._update_general
         self._front = None
-        if (self._fold_ok and self._clock is time.monotonic and _hot.KERNEL_CLOCK
-                and self._template._ring_capable()):
+        if self._unit == "seconds":
+            if (self._fold_ok and self._clock is time.monotonic and _hot.KERNEL_CLOCK
+                    and self._template._ring_capable()):
+                self._make_front()
+        elif self._hot_ok and self._template._ring_capable() and fast is not None:
             self._make_front()
         self._point_front()
 
     def _make_front(self):
         """A front, as ``Windowed`` has (see ``Windowed._bind``): ``update`` is the ``update``
-        of an object of the template's class whose hot path calls the ``*_decay`` variant of its
-        hot-tier kernel on one int64 vector (layout: ``_backends/hot.py``) holding the running
-        float64 state, an int64 scratch state and the bookkeeping. The kernel reads the clock
-        (``time.monotonic``'s, on 64-bit Linux), counts a batch at least as large as the state
-        into the scratch and adds it scaled, as the general path's fold does, in one call.
-        Everything else (smaller batches, weights, a rebase, a first call, a bad value) goes to
-        the general path, ``_update_general``."""
-        cells = self._cells
-        shape = self._template._state.shape
+        of an object of the template's class whose hot path calls a variant of its hot-tier
+        kernel on one int64 vector (layout: ``_backends/hot.py``) holding the running float64
+        state and the bookkeeping. ``unit="seconds"`` (``*_decay``, on ``time.monotonic`` on
+        64-bit Linux): the kernel reads the clock, counts a batch at least as large as the state
+        into an int64 scratch state in the vector and adds it scaled, as the general path's
+        fold does. ``unit="samples"`` (``*_rowdecay``): the kernel counts the batch with its
+        decay weights into the running state and seen mask, as the general path's
+        ``_count_scaled`` does, from a weight ramp stored in the vector. One call either way;
+        everything else (weights, a rebase, a first call, a bad value, and for seconds smaller
+        batches) goes to the general path, ``_update_general``."""
+        template = self._template
+        shape = template._state.shape
+        cells = shape[0] * shape[1]
         acc_at = _hot.DECAY_FIELDS
-        ring = np.zeros(acc_at + 2 * cells, dtype=np.int64)
+        rows = self._unit == "samples"
+        if rows:
+            m = template._seen.shape[0]
+            seen_at = acc_at + cells
+            ramp_at = seen_at + (m + 7) // 8
+            ring = np.zeros(ramp_at + _hot.MAX_ROWS, dtype=np.int64)
+            ring[_hot.DECAY_SEEN] = seen_at
+            ring[_hot.DECAY_RAMP] = ramp_at
+            # the ramp _ramp_of gives, element for element (exp2 of i / half_life), as far as a
+            # batch the kernel takes reaches (n - 1 <= _RAMP_EXPONENT * half_life)
+            usable = min(_hot.MAX_ROWS, int(self._RAMP_EXPONENT * self._half_life) + 1)
+            ring[ramp_at:ramp_at + usable].view(np.float64)[:] = np.exp2(
+                np.arange(usable, dtype=np.float64) / self._half_life)
+            # multiclass: the backend's direct-summation bound (see _scaled_entry)
+            k2 = shape[0] ** 2
+            ring[_hot.DECAY_DIRECT] = 4 * (k2 + 1) if template._backend_name == "native" else k2
+            self._sview = ring[seen_at:ramp_at].view(np.uint8)[:m]
+            self._KERNEL_SUFFIX = "_rowdecay"
+        else:
+            ring = np.zeros(acc_at + 2 * cells, dtype=np.int64)
+            ring[_hot.DECAY_SCRATCH] = acc_at + cells
         ring[_hot.RING_ROOM] = -1  # the front's bound path admits nothing
         ring[_hot.RING_K] = shape[0]
         ring[_hot.DECAY_CELLS] = cells
         ring[_hot.DECAY_ACC] = acc_at
-        ring[_hot.DECAY_SCRATCH] = acc_at + cells
         ring.view(np.float64)[_hot.DECAY_HALF] = self._half_life
         self._dbuf = ring
         self._dview = ring[acc_at:acc_at + cells].view(np.float64).reshape(shape)
-        front = _empty_like(self._template)
+        front = _empty_like(template)
         front._ring = self
         front._ring_slow = self._front_slow
         front._wring = ring
-        # the scratch object's bound native calls, so that the front's bound path arms the hot
-        # tier (``_tier_up``); bound to the scratch's state, not the front's, they never count
-        # for it (``_count_bound`` checks), and the batch goes to the general path
-        front._bound = self._scratch._bound
+        if not rows:
+            # the scratch object's bound native calls, so that the front's bound path arms the
+            # hot tier (``_tier_up``); bound to the scratch's state, not the front's, they never
+            # count for it (``_count_bound`` checks), and the batch goes to the general path.
+            # (unit="samples" arms it from the general path: ``_arm_front``.)
+            front._bound = self._scratch._bound
         self._front, self._lock, self.update = front, front._lock, front.update
+
+    def _arm_front(self, target, preds):
+        """After the general path counted a batch through the running state's weighted hot
+        kernel (so its dtypes are ones the kernels take): let the front ask for its own
+        kernel for them (``_tier_up``; it takes it once loaded)."""
+        front = self._front
+        if front._hot_t is not target.dtype or front._hot_p is not preds.dtype:
+            front._tier_up(*front._hot_key(target, preds))
 
     def _front_slow(self, target, preds, sample_weight):
         if sample_weight is None:
@@ -860,6 +896,9 @@ class Decayed:
         if on and acc._state is not self._dview:
             self._dview[...] = acc._state
             acc._state = self._dview
+        if on and self._unit == "samples" and acc._seen is not self._sview:
+            self._sview[...] = acc._seen
+            acc._seen = self._sview
         ring[_hot.DECAY_COUNT] = acc._count
         ring[_hot.DECAY_ROWS] = self._pos
         ring.view(np.float64)[_hot.DECAY_BASE] = 0.0 if self._base is None else self._base
@@ -886,7 +925,8 @@ class Decayed:
     _RAMP_EXPONENT = 1000.0
 
     _TRANSIENT = ("_lock", "_ramp", "_wbuf", "_scratch", "_fast", "_cells", "_hot_ok", "_ones",
-                  "_fold", "_fold_ok", "update", "_front", "_dbuf", "_dview")
+                  "_fold", "_fold_ok", "update", "_front", "_dbuf", "_dview", "_sview",
+                  "_KERNEL_SUFFIX")
 
     def __getstate__(self):
         self._pull_front()
@@ -971,6 +1011,8 @@ class Decayed:
                     w = None
                 if hot and self._acc._count_scaled(args[0], args[1], ramp, scale):
                     self._pos = end
+                    if self._front is not None:
+                        self._arm_front(args[0], args[1])
                     return
                 if w is None:
                     w = self._weights(n, scale)

@@ -33,7 +33,9 @@ from numba.np.numpy_support import from_dtype
 from .hot import (DECAY_ACC as _DECAY_ACC, DECAY_BASE as _DECAY_BASE,
                   DECAY_CELLS as _DECAY_CELLS, DECAY_COUNT as _DECAY_COUNT,
                   DECAY_HALF as _DECAY_HALF, DECAY_ON as _DECAY_ON, DECAY_ROWS as _DECAY_ROWS,
-                  DECAY_SCRATCH as _DECAY_SCRATCH, DECAY_T as _DECAY_T)
+                  DECAY_SCRATCH as _DECAY_SCRATCH, DECAY_T as _DECAY_T,
+                  DECAY_SEEN as _DECAY_SEEN, DECAY_RAMP as _DECAY_RAMP,
+                  DECAY_DIRECT as _DECAY_DIRECT, MAX_ROWS as _MAX_ROWS)
 from .hot import (KERNEL_CLOCK as _KERNEL_CLOCK, RING_BASE as _RING_BASE,
                   RING_CLOCK as _RING_CLOCK, RING_COUNT as _RING_COUNT, RING_CUR as _RING_CUR,
                   RING_EDGE as _RING_EDGE, RING_J as _RING_J, RING_K as _RING_K,
@@ -660,11 +662,114 @@ def multiclass_scores_w(target, scores, has_ignore, ignore, state, seen, ramp, s
                          direct_below)
 
 
+# ---------------------------------------------------------------- a decayed front, unit="samples"
+# ``*_rowdecay``: the weighted kernels above for a ``Decayed(unit="samples")`` front
+# (windows.py): the batch's scale from the row count and base row in the vector, its weights
+# ``ramp[i] * scale`` from the ramp stored there, counted into the running float64 state and seen
+# mask there, in one call; the same arithmetic, in the same order, as ``Decayed``'s general path
+# through ``_count_scaled``, so the same bits. -2 having done nothing: not for the kernel (a
+# rebase due, a batch too long for one ramp, the state not in the vector); -1: a bad value.
+_RAMP_EXPONENT = 1000.0  # windows.py's Decayed._RAMP_EXPONENT
+
+
+@njit(**_KW)
+def _rowdecay_scale(ring, n):
+    """The scale of a batch of n rows counted next, or -1.0: not for the kernel."""
+    if not ring[_DECAY_ON]:
+        return -1.0
+    f = _floats(ring)
+    h = f[_DECAY_HALF]
+    pos = ring[_DECAY_ROWS]
+    base = np.int64(f[_DECAY_BASE])  # a row number, exact in float64
+    if (np.float64(pos + n - 1 - base) / h > _RESCALE_EXPONENT
+            or np.float64(n - 1) > _RAMP_EXPONENT * h):
+        return -1.0
+    return np.exp2(np.float64(pos - base) / h)
+
+
+@njit(**_KW)
+def _rowdecay_book(ring, n, counted):
+    ring[_DECAY_ROWS] += n
+    ring[_DECAY_COUNT] += counted
+
+
+@njit(**_KW)
+def _rowdecay_acc(ring):
+    k = ring[_RING_K]
+    return carray(_ptr(ring, ring[_DECAY_ACC], np.float64), (k, k))
+
+
+@njit(**_KW)
+def _rowdecay_seen(ring, m):
+    return carray(_ptr(ring, ring[_DECAY_SEEN], np.uint8), m)
+
+
+@njit(**_KW)
+def _rowdecay_ramp(ring):
+    return carray(_ptr(ring, ring[_DECAY_RAMP], np.float64), _MAX_ROWS)
+
+
+@njit(**_KW)
+def binary_scores_rowdecay(target, scores, threshold, has_ignore, ignore, ring):
+    scale = _rowdecay_scale(ring, target.shape[0])
+    if scale < 0.0:
+        return -2
+    c = _binary_w(target, scores, True, threshold, has_ignore, ignore, _rowdecay_acc(ring),
+                  _rowdecay_seen(ring, 2), _rowdecay_ramp(ring), scale)
+    if c >= 0:
+        _rowdecay_book(ring, target.shape[0], c)
+    return c
+
+
+@njit(**_KW)
+def binary_labels_rowdecay(target, preds, threshold, has_ignore, ignore, ring):
+    scale = _rowdecay_scale(ring, target.shape[0])
+    if scale < 0.0:
+        return -2
+    c = _binary_w(target, preds, False, threshold, has_ignore, ignore, _rowdecay_acc(ring),
+                  _rowdecay_seen(ring, 2), _rowdecay_ramp(ring), scale)
+    if c >= 0:
+        _rowdecay_book(ring, target.shape[0], c)
+    return c
+
+
+@njit(**_KW)
+def multiclass_labels_rowdecay(target, preds, has_ignore, ignore, ring):
+    scale = _rowdecay_scale(ring, target.shape[0])
+    if scale < 0.0:
+        return -2
+    c = _multiclass_w(target, preds, has_ignore, ignore, _rowdecay_acc(ring),
+                      _rowdecay_seen(ring, ring[_RING_K]), _rowdecay_ramp(ring), scale,
+                      ring[_DECAY_DIRECT])
+    if c >= 0:
+        _rowdecay_book(ring, target.shape[0], c)
+    return c
+
+
+@njit(**_KW)
+def multiclass_scores_rowdecay(target, scores, has_ignore, ignore, ring):
+    if scores.shape[1] != ring[_RING_K]:
+        return -1
+    scale = _rowdecay_scale(ring, target.shape[0])
+    if scale < 0.0:
+        return -2
+    c = _multiclass_w(target, scores, has_ignore, ignore, _rowdecay_acc(ring),
+                      _rowdecay_seen(ring, ring[_RING_K]), _rowdecay_ramp(ring), scale,
+                      ring[_DECAY_DIRECT])
+    if c >= 0:
+        _rowdecay_book(ring, target.shape[0], c)
+    return c
+
+
 KERNELS = {
     "binary_scores": binary_scores,
     "binary_labels": binary_labels,
     "multiclass_labels": multiclass_labels,
     "multiclass_scores": multiclass_scores,
+    "binary_scores_rowdecay": binary_scores_rowdecay,
+    "binary_labels_rowdecay": binary_labels_rowdecay,
+    "multiclass_labels_rowdecay": multiclass_labels_rowdecay,
+    "multiclass_scores_rowdecay": multiclass_scores_rowdecay,
     "binary_scores_decay": binary_scores_decay,
     "binary_labels_decay": binary_labels_decay,
     "multiclass_labels_decay": multiclass_labels_decay,
@@ -692,7 +797,7 @@ def signature(name, target_dtype, preds_dtype):
         return (types.Array(types.float64, 2, "C"), types.Array(types.int64, 2, "C"),
                 types.float64)
     weighted = name.endswith("_w")
-    if name.endswith(("_ring", "_decay")):
+    if name.endswith(("_ring", "_decay", "_rowdecay")):
         # a window's or a decayed view's vector: bookkeeping and states (hot.py's layouts)
         name = name.rsplit("_", 1)[0]
         state = (types.Array(types.int64, 1, "C"),)

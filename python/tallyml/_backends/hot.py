@@ -75,7 +75,12 @@ DECAY_ROWS = RING_COUNT + 5   # rows counted
 DECAY_BASE = RING_COUNT + 6   # (float64) the time at which stored weights are 1
 DECAY_HALF = RING_COUNT + 7   # (float64) the half-life in seconds
 DECAY_T = RING_COUNT + 8      # (float64) the time the last batch was stamped with
-DECAY_FIELDS = RING_COUNT + 9
+# unit="samples" (the ``*_rowdecay`` kernels): DECAY_ROWS is the row count, DECAY_BASE the row
+# number (float64) at which stored weights are 1, and
+DECAY_SEEN = RING_COUNT + 9   # where the running state's seen mask starts (its bytes)
+DECAY_RAMP = RING_COUNT + 10  # where 2 ** (i / half_life), i < MAX_ROWS, starts (float64)
+DECAY_DIRECT = RING_COUNT + 11  # multiclass: the backend's direct_below (see _hot_kernels.py)
+DECAY_FIELDS = RING_COUNT + 12
 #: whether the ring and decay kernels can read ``time.monotonic``'s clock themselves: 64-bit
 #: Linux, where CPython reads CLOCK_MONOTONIC with clock_gettime (a timespec of two int64)
 KERNEL_CLOCK = sys.platform.startswith("linux") and sys.maxsize > 2 ** 32

@@ -76,6 +76,11 @@ class BinaryMetrics(_ConfusionMetrics):
     def _bind_args(self):
         return self._cut, self._ignore_index
 
+    def _hot_key(self, target, preds):
+        """The hot-tier kernel name and ``_tier_up`` key for these arrays (as ``update``)."""
+        kind = "binary_scores" if preds.dtype.kind == "f" else "binary_labels"
+        return kind, (target.dtype, preds.dtype)
+
     @property
     def threshold(self) -> float:
         return self._threshold
@@ -163,8 +168,7 @@ class BinaryMetrics(_ConfusionMetrics):
             call = self._bound.get(key)
             if call is not None:
                 if small and self._hot_on:
-                    self._tier_up("binary_scores" if preds.dtype.kind == "f" else "binary_labels",
-                                  key)
+                    self._tier_up(*self._hot_key(target, preds))
                 if self._count_bound(call, target, preds):
                     return
         if self._ring is not None:  # a window's front: the window's general path

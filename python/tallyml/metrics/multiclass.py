@@ -102,6 +102,12 @@ class MulticlassMetrics(_ConfusionMetrics):
     def _bind_args(self):
         return (self._ignore_index,)
 
+    def _hot_key(self, target, preds):
+        """The hot-tier kernel name and ``_tier_up`` key for these arrays (as ``update``: 1-D
+        labels or (N, K) scores)."""
+        kind = "multiclass_scores" if preds.ndim == 2 else "multiclass_labels"
+        return kind, (target.dtype, preds.dtype, preds.ndim)
+
     def _check_compatible(self, other, what: str):
         if isinstance(other, MulticlassMetrics) and other._top_k != self._top_k:
             raise ValueError(f"cannot {what}: top_k differs ({self._top_k!r} vs {other._top_k!r})")
@@ -187,8 +193,7 @@ class MulticlassMetrics(_ConfusionMetrics):
             if call is not None and preds.ndim == call.ndim and (
                     call.ndim == 1 or preds.shape[1] == self._num_classes):
                 if small and self._hot_on:
-                    self._tier_up("multiclass_scores" if call.ndim == 2 else "multiclass_labels",
-                                  (target.dtype, preds.dtype, call.ndim))
+                    self._tier_up(*self._hot_key(target, preds))
                 if self._count_bound(call, target, preds):
                     return
         if self._ring is not None:  # a window's front: the window's general path
