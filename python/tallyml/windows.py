@@ -48,7 +48,9 @@ kernels, once loaded; ``_count_scaled`` on the object), to exactly the counts of
 and such a template on the native backend, a batch of at least as many rows as the state has
 cells and at most ``hot.MAX_ROWS`` is stamped, counted and added scaled in one compiled call
 (the hot tier's ``*_decay`` kernels, see ``Decayed._make_front``), to the bits of the
-scratch-and-fold path above.
+scratch-and-fold path above. With ``unit="samples"`` and such a template, a batch of at most
+``hot.MAX_ROWS`` rows is counted with its decay weights in one compiled call from the front
+(the ``*_rowdecay`` kernels), to the bits of ``_count_scaled``.
 """
 from __future__ import annotations
 
