@@ -777,8 +777,8 @@ class Decayed:
 
     def _bind(self):
         """Per-process attributes, rebuilt after unpickling: the lock, the cached weight ramp,
-        ``update`` and, for ``unit="seconds"``, the scratch object of the unweighted fast path
-        and the front (``_make_front``)."""
+        ``update``, the front (``_make_front``) and, for ``unit="seconds"``, the scratch object
+        of the unweighted fast path."""
         self._lock = threading.Lock()
         self._ramp = (0, np.ones(0))  # 2 ** (i / half_life), i < n, for the last batch size
         self._wbuf = np.empty(0)      # the batch's weights (reused)
@@ -888,8 +888,8 @@ class Decayed:
     def _point_front(self):
         """Hand the running state and the bookkeeping to the front's kernel (lock held; after
         anything that may have changed them): float64 counts on the host move into the vector
-        (the running state's ``_state`` is then a view of it); until there is such a state and
-        a base time, the kernel counts nothing."""
+        (the running state's ``_state``, and for ``unit="samples"`` its ``_seen``, are then
+        views of it); until there is such a state and a base, the kernel counts nothing."""
         front = self._front
         if front is None:
             return
