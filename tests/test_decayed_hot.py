@@ -689,7 +689,7 @@ def test_seconds_front_from_many_threads(sync_tier):
     """Eight threads updating one ``Decayed(unit="seconds")`` through its front (kernel and
     general path mixed: big and small batches): every sample is counted once; with a half-life
     far longer than the run the decayed counts stay within rounding of the plain counts."""
-    import threading
+    from tallyml._bench.timing import run_threads
 
     rng = np.random.default_rng(_seed("front-threads"))
     t0 = rng.integers(0, 2, 8).astype(np.int8)
@@ -702,21 +702,12 @@ def test_seconds_front_from_many_threads(sync_tier):
     for batches in work:
         for t, p in batches:
             plain.update(t, p)
-    errors = []
 
     def run(batches):
-        try:
-            for t, p in batches:
-                d.update(t, p)
-        except Exception as exc:  # noqa: BLE001 - re-raised below
-            errors.append(exc)
+        for t, p in batches:
+            d.update(t, p)
 
-    threads = [threading.Thread(target=run, args=(b,)) for b in work]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert not errors, errors
+    run_threads([lambda b=b: run(b) for b in work])  # re-raises a thread's error
     assert d._front._hot_ep is not None  # the kernel took part
     got = d.current()
     assert got.count == plain.count
