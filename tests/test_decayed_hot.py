@@ -57,6 +57,19 @@ def _loaded(m, t, p):
     assert len(t) and m._count_scaled(t, p, np.ones(len(t)), 1.0), hot.failures()
 
 
+def _refused_and_raised(m, what, t, p, ramp, scale):
+    """``_count_scaled`` refuses the batch and ``update`` raises ``what`` for it; neither
+    changes the counts, seen mask or sample count."""
+    before = m.state_dict()
+    assert m._count_scaled(t, p, ramp, scale) is False
+    with pytest.raises(ValueError, match=what):
+        m.update(t, p, sample_weight=ramp * scale)
+    after = m.state_dict()
+    for key in ("state", "seen"):
+        np.testing.assert_array_equal(before[key], after[key])
+    assert before["count"] == after["count"]
+
+
 def _ramp(rng, n, kind):
     if kind == "decay":
         return np.exp2(np.arange(n) / 37.0)
@@ -228,14 +241,7 @@ def test_binary_bad_values_are_refused_and_update_raises(sync_tier, backend, cas
     _loaded(a, np.array([0, 1], t.dtype), np.array([1, 0], p.dtype))
     b.update(np.array([0, 1], t.dtype), np.array([1, 0], p.dtype), sample_weight=np.ones(2))
     for m in (a, b):
-        before = m.state_dict()
-        assert m._count_scaled(t, p, ramp, 2.0) is False
-        with pytest.raises(ValueError, match=what):
-            m.update(t, p, sample_weight=ramp * 2.0)
-        after = m.state_dict()
-        np.testing.assert_array_equal(before["state"], after["state"])
-        np.testing.assert_array_equal(before["seen"], after["seen"])
-        assert before["count"] == after["count"]
+        _refused_and_raised(m, what, t, p, ramp, 2.0)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -284,14 +290,7 @@ def test_multiclass_bad_values_are_refused_and_update_raises(sync_tier, backend,
     _same_state(a, b)
     for what, t, p, ramp in cases:
         for m in (a, b):
-            before = m.state_dict()
-            assert m._count_scaled(t, p, ramp, 1.5) is False
-            with pytest.raises(ValueError, match=what):
-                m.update(t, p, sample_weight=ramp * 1.5)
-            after = m.state_dict()
-            for key in ("state", "seen"):
-                np.testing.assert_array_equal(before[key], after[key])
-            assert before["count"] == after["count"]
+            _refused_and_raised(m, what, t, p, ramp, 1.5)
     # a bad value on an ignored row is not a bad value
     t = good_t.copy()
     t[0] = -7

@@ -69,7 +69,7 @@ from .metrics._base import _MetricsBase
 __all__ = ["Windowed", "Decayed"]
 
 _DEFAULT_BUCKETS = 10
-_RESCALE_EXPONENT = 64.0  # stored weights stay below 2**64 times the newest weight's scale
+_RESCALE_EXPONENT = _hot.DECAY_RESCALE_EXPONENT
 _ROW_IN_MESSAGE = re.compile(r"^(\w+)\[(\d+)")
 _I64 = np.dtype(np.int64)
 _I64_MIN = -(2 ** 63)
@@ -845,17 +845,16 @@ class Decayed:
             usable = min(_hot.MAX_ROWS, int(self._RAMP_EXPONENT * self._half_life) + 1)
             ring[ramp_at:ramp_at + usable].view(np.float64)[:] = np.exp2(
                 np.arange(usable, dtype=np.float64) / self._half_life)
-            # multiclass: the backend's direct-summation bound (see _scaled_entry)
-            k2 = shape[0] ** 2
-            ring[_hot.DECAY_DIRECT] = 4 * (k2 + 1) if template._backend_name == "native" else k2
+            # multiclass: the backend's direct-summation bound
+            ring[_hot.DECAY_DIRECT] = template._direct_below() or 0
             self._sview = ring[seen_at:ramp_at].view(np.uint8)[:m]
             self._KERNEL_SUFFIX = "_rowdecay"
         else:
             ring = np.zeros(acc_at + 2 * cells, dtype=np.int64)
             ring[_hot.DECAY_SCRATCH] = acc_at + cells
+            ring[_hot.DECAY_CELLS] = cells  # smaller batches take the weighted path
         ring[_hot.RING_ROOM] = -1  # the front's bound path admits nothing
         ring[_hot.RING_K] = shape[0]
-        ring[_hot.DECAY_CELLS] = cells
         ring[_hot.DECAY_ACC] = acc_at
         ring.view(np.float64)[_hot.DECAY_HALF] = self._half_life
         self._dbuf = ring
@@ -924,7 +923,7 @@ class Decayed:
             self._point_front()
 
     #: a batch's weight ramp 2 ** (i / half_life) stays below 2 ** this (else: per-row weights)
-    _RAMP_EXPONENT = 1000.0
+    _RAMP_EXPONENT = _hot.DECAY_RAMP_EXPONENT
 
     _TRANSIENT = ("_lock", "_ramp", "_wbuf", "_scratch", "_fast", "_cells", "_hot_ok", "_ones",
                   "_fold", "_fold_ok", "update", "_front", "_dbuf", "_dview", "_sview",

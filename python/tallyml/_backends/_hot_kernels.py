@@ -35,7 +35,9 @@ from .hot import (DECAY_ACC as _DECAY_ACC, DECAY_BASE as _DECAY_BASE,
                   DECAY_HALF as _DECAY_HALF, DECAY_ON as _DECAY_ON, DECAY_ROWS as _DECAY_ROWS,
                   DECAY_SCRATCH as _DECAY_SCRATCH, DECAY_T as _DECAY_T,
                   DECAY_SEEN as _DECAY_SEEN, DECAY_RAMP as _DECAY_RAMP,
-                  DECAY_DIRECT as _DECAY_DIRECT, MAX_ROWS as _MAX_ROWS)
+                  DECAY_DIRECT as _DECAY_DIRECT, MAX_ROWS as _MAX_ROWS,
+                  DECAY_RESCALE_EXPONENT as _RESCALE_EXPONENT,
+                  DECAY_RAMP_EXPONENT as _RAMP_EXPONENT)
 from .hot import (KERNEL_CLOCK as _KERNEL_CLOCK, RING_BASE as _RING_BASE,
                   RING_CLOCK as _RING_CLOCK, RING_COUNT as _RING_COUNT, RING_CUR as _RING_CUR,
                   RING_EDGE as _RING_EDGE, RING_J as _RING_J, RING_K as _RING_K,
@@ -353,9 +355,6 @@ def multiclass_scores_ring(target, scores, has_ignore, ignore, ring):
 # good, added into the running float64 state scaled by its weight (as ``scaled_fold``), all in
 # one call. -2 having done nothing: not for the kernel (a batch smaller than the state, a
 # rebase due, the state not in the vector); -1 having done nothing: a bad value.
-_RESCALE_EXPONENT = 64.0  # windows.py's: beyond it the general path rebases first
-
-
 @njit(**_KW)
 def _decay_scale(ring, n):
     """The weight of a batch of n rows stamped now, or -1.0: not for the kernel."""
@@ -669,9 +668,6 @@ def multiclass_scores_w(target, scores, has_ignore, ignore, state, seen, ramp, s
 # mask there, in one call; the same arithmetic, in the same order, as ``Decayed``'s general path
 # through ``_count_scaled``, so the same bits. -2 having done nothing: not for the kernel (a
 # rebase due, a batch too long for one ramp, the state not in the vector); -1: a bad value.
-_RAMP_EXPONENT = 1000.0  # windows.py's Decayed._RAMP_EXPONENT
-
-
 @njit(**_KW)
 def _rowdecay_scale(ring, n):
     """The scale of a batch of n rows counted next, or -1.0: not for the kernel."""

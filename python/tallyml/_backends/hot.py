@@ -67,7 +67,7 @@ RING_COUNT = 14  # + r: the sample count of row r (r <= B)
 # RING_TS as above, then (float64 fields stored as their bits, which the kernels read through
 # a float64 pointer):
 DECAY_ON = RING_COUNT       # 1: the kernel may count (the running state is in the vector)
-DECAY_CELLS = RING_COUNT + 1  # K * K: smaller batches take the weighted path (windows.py)
+DECAY_CELLS = RING_COUNT + 1  # seconds: K * K; smaller batches take the weighted path
 DECAY_ACC = RING_COUNT + 2    # where the running float64 state starts
 DECAY_SCRATCH = RING_COUNT + 3  # where the int64 scratch state starts (empty between calls)
 DECAY_COUNT = RING_COUNT + 4  # the running state's sample count
@@ -81,6 +81,11 @@ DECAY_SEEN = RING_COUNT + 9   # where the running state's seen mask starts (its 
 DECAY_RAMP = RING_COUNT + 10  # where 2 ** (i / half_life), i < MAX_ROWS, starts (float64)
 DECAY_DIRECT = RING_COUNT + 11  # multiclass: the backend's direct_below (see _hot_kernels.py)
 DECAY_FIELDS = RING_COUNT + 12
+# Decayed's rules (windows.py), which the decay kernels follow: stored weights stay below 2 ** this
+# times the newest weight's scale (else the general path rebases first), and a batch's weight
+# ramp 2 ** (i / half_life) below 2 ** DECAY_RAMP_EXPONENT (else per-row weights)
+DECAY_RESCALE_EXPONENT = 64.0
+DECAY_RAMP_EXPONENT = 1000.0
 #: whether the ring and decay kernels can read ``time.monotonic``'s clock themselves: 64-bit
 #: Linux, where CPython reads CLOCK_MONOTONIC with clock_gettime (a timespec of two int64)
 KERNEL_CLOCK = sys.platform.startswith("linux") and sys.maxsize > 2 ** 32

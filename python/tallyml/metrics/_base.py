@@ -90,8 +90,8 @@ class _MetricsBase:
         self._hot_t = self._hot_p = self._hot_nd = self._hot_ep = None
         self._hot_on = self._backend_name in ("native", "numba") and _hot.enabled()
         # the weighted hot kernel of ``_count_scaled`` (Decayed's path), by dtype identity like
-        # _hot_t/_hot_p; _whot_arg: its backend-dependent last argument (see the subclasses)
-        self._whot_t = self._whot_p = self._whot_ep = self._whot_arg = None
+        # _hot_t/_hot_p
+        self._whot_t = self._whot_p = self._whot_ep = None
         ign = getattr(self, "_ignore_index", None)
         self._has_ign, self._ign = (False, 0) if ign is None else (True, int(ign))
         # a front's fields (see _ring_capable), set here on every object although only

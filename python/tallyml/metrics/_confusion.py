@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import _formulas as F
 from .. import _validate as V
+from .._backends.hot import MAX_ROWS as _HOT_ROWS
 from ._base import _MetricsBase
 
 __all__: list[str] = []  # private module
@@ -46,6 +47,44 @@ class _ConfusionMetrics(_MetricsBase):
     _AVERAGES: tuple = ()
     #: whether per-class values use all K classes (MulticlassMetrics(labels="all"))
     _use_all = False
+
+    # ------------------------------------------------------------ the weighted hot path
+    # (Decayed's, see _MetricsBase._count_scaled): the checks and the call are the same for both
+    # subclasses; they give their kernels' constants, the preds' shape and the kernel lookup
+    def _kernel_config(self) -> tuple:
+        """The hot kernels' arguments after (target, preds): the object's constants."""
+        raise NotImplementedError
+
+    def _preds_ndim(self, preds) -> int:
+        """The ndim ``update`` takes preds of this dtype with."""
+        raise NotImplementedError
+
+    def _direct_below(self):
+        """The weighted multiclass kernels' last argument: the batch size below which this
+        backend's weighted kernel adds straight into the state (the hot kernel follows the same
+        summation order); None where the kernels take none."""
+        return None
+
+    def _count_scaled(self, target, preds, ramp, scale) -> bool:
+        """See ``_MetricsBase._count_scaled``: (N,) targets of N <= hot.MAX_ROWS rows and the
+        preds ``update`` takes for them, counted by the hot tier's weighted kernel once it is
+        loaded for their dtypes (``_scaled_entry``)."""
+        if not (type(target) is np.ndarray and type(preds) is np.ndarray and target.ndim == 1):
+            return False
+        n = len(target)
+        # (the kernel checks the ramp's length)
+        if n != len(preds) or n > _HOT_ROWS or preds.ndim != self._preds_ndim(preds):
+            return False
+        ep = self._whot_ep
+        if target.dtype is not self._whot_t or preds.dtype is not self._whot_p or ep is None:
+            ep = self._scaled_entry(target.dtype, preds.dtype)
+            if ep is None:
+                return False
+        if n == 0:  # update() counts nothing and keeps int64 counts int64
+            return True
+        direct = self._direct_below()
+        tail = (self._seen, ramp, scale) if direct is None else (self._seen, ramp, scale, direct)
+        return self._count_scaled_hot(ep, (target, preds) + self._kernel_config(), tail)
 
     def _read(self):
         """(cm, seen_mask, count) snapshot; raises on an empty stream."""

@@ -252,27 +252,15 @@ class BinaryMetrics(_ConfusionMetrics):
                     if np.any(t == v) or np.any(p == v):
                         self._seen[v] = 1
 
-    def _count_scaled(self, target, preds, ramp, scale) -> bool:
-        """See ``_MetricsBase._count_scaled``: (N,) arrays of N <= hot.MAX_ROWS rows, counted by
-        the hot tier's weighted kernel once it is loaded for their dtypes."""
-        if not (type(target) is _ndarray and type(preds) is _ndarray
-                and target.ndim == 1 == preds.ndim):
-            return False
-        n = len(target)
-        if n != len(preds) or n > _HOT_ROWS:  # (the kernel checks the ramp's length)
-            return False
-        ep = self._whot_ep
-        if target.dtype is not self._whot_t or preds.dtype is not self._whot_p or ep is None:
-            ep = self._scaled_entry(target.dtype, preds.dtype)
-            if ep is None:
-                return False
-        if n == 0:  # update() counts nothing and keeps int64 counts int64
-            return True
-        return self._count_scaled_hot(ep, (target, preds, self._cut, self._has_ign, self._ign),
-                                      (self._seen, ramp, scale))
+    def _kernel_config(self):
+        return self._cut, self._has_ign, self._ign
+
+    def _preds_ndim(self, preds):
+        return 1
 
     def _scaled_entry(self, t, p):
-        """The weighted kernel for dtypes (t, p), remembered on the object; None when the hot
+        """The weighted kernel for dtypes (t, p) (``_count_scaled``), remembered on the object;
+        None when the hot
         tier is off for this object, the dtypes are not ones ``update`` takes as they are, a
         subclass has its own update, or while the kernel is not loaded."""
         if not (self._hot_on and t in _LABELS and (p in _LABELS or p in _SCORES)

@@ -268,43 +268,29 @@ class MulticlassMetrics(_ConfusionMetrics):
             self._kernels[(target.dtype, preds.dtype)] = fn  # the fast path is 1-D labels only
         return target, preds, sample_weight, fn
 
-    def _count_scaled(self, target, preds, ramp, scale) -> bool:
-        """See ``_MetricsBase._count_scaled``: (N,) labels and (N,) labels or (N, K) scores of
-        N <= hot.MAX_ROWS rows, counted by the hot tier's weighted kernel once it is loaded for
-        their dtypes. Not with ``top_k`` (its hits have no hot kernel)."""
-        if not (type(target) is _ndarray and type(preds) is _ndarray and target.ndim == 1):
-            return False
-        n = len(target)
-        if n != len(preds) or n > _HOT_ROWS:  # (the kernel checks the ramp's length)
-            return False
-        # float dtypes are (N, K) scores, label dtypes (N,) labels (the kernel checks K)
-        if preds.ndim != (2 if preds.dtype.kind == "f" else 1):
-            return False
-        ep = self._whot_ep
-        if target.dtype is not self._whot_t or preds.dtype is not self._whot_p or ep is None:
-            ep = self._scaled_entry(target.dtype, preds.dtype)
-            if ep is None:
-                return False
-        if n == 0:  # update() counts nothing and keeps int64 counts int64
-            return True
-        return self._count_scaled_hot(ep, (target, preds, self._has_ign, self._ign),
-                                      (self._seen, ramp, scale, self._whot_arg))
+    def _kernel_config(self):
+        return self._has_ign, self._ign
+
+    def _preds_ndim(self, preds):
+        # float dtypes are (N, K) scores, label dtypes (N,) labels (the kernels check K)
+        return 2 if preds.dtype.kind == "f" else 1
+
+    def _direct_below(self):
+        # csrc/src/multiclass.cpp direct(): rows / 4 < K*K + 1; numba_cpu._mc_serial: n < K*K
+        kk = self._num_classes ** 2
+        return 4 * (kk + 1) if self._backend_name == "native" else kk
 
     def _scaled_entry(self, t, p):
-        """The weighted kernel for dtypes (t, p), remembered on the object with the batch size
-        below which this backend's weighted kernel adds straight into the state (the kernel
-        follows the same summation order); None when the hot tier is off for this object, the
-        dtypes are not ones ``update`` takes as they are, with ``top_k``, when a subclass has
-        its own update, or while the kernel is not loaded."""
+        """The weighted kernel for dtypes (t, p) (``_count_scaled``), remembered on the object;
+        None when the hot tier is off for this object, the dtypes are not ones ``update`` takes
+        as they are, with ``top_k`` (its hits have no hot kernel), when a subclass has its own
+        update, or while the kernel is not loaded."""
         if not (self._hot_on and t in _LABELS and (p in _LABELS or p in _SCORES)
                 and self._top_k is None and type(self).update is MulticlassMetrics.update):
             return None
         name = "multiclass_scores_w" if p.kind == "f" else "multiclass_labels_w"
         ep = self._hot_entry(name, (t, p, name), eager=True)
         if ep is not None:
-            kk = self._num_classes ** 2
-            # csrc/src/multiclass.cpp direct(): rows / 4 < K*K + 1; numba_cpu._mc_serial: n < K*K
-            self._whot_arg = 4 * (kk + 1) if self._backend_name == "native" else kk
             self._whot_t, self._whot_p, self._whot_ep = t, p, ep
         return ep
 
